@@ -1,0 +1,15 @@
+{
+    "name": "Subscription Billing",
+    "summary": "Subscription contracts, plans and recurring invoicing that never bills a period twice",
+    "version": "19.0.1.0.0",
+    "category": "Accounting/Subscriptions",
+    "license": "LGPL-3",
+    "author": "subscription_billing developers",
+    "website": "https://github.com/subscription-billing/subscription_billing",
+    "depends": ["account", "portal", "mail"],
+    "external_dependencies": {"python": ["stdnum", "schwifty"]},
+    "data": [],
+    "demo": [],
+    "installable": True,
+    "application": True,
+}
