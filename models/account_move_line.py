@@ -1,0 +1,22 @@
+from odoo import fields, models
+
+
+class AccountMoveLine(models.Model):
+    """Invoice lines know which subscription line and service period they bill."""
+
+    _inherit = "account.move.line"
+
+    subscription_id = fields.Many2one("subscription.subscription", copy=False, index="btree_not_null",
+                                      readonly=True)
+    subscription_line_id = fields.Many2one("subscription.line", copy=False, index="btree_not_null",
+                                           readonly=True, ondelete="restrict")
+    subscription_period_start = fields.Date(string="Service Start", copy=False)
+    subscription_period_end = fields.Date(string="Service End", copy=False)
+
+    # A period of a subscription line is billed at most once; a cancelled
+    # invoice (parent_state = 'cancel') releases its periods.
+    _subscription_period_unique = models.UniqueIndex(
+        "(subscription_line_id, subscription_period_start) "
+        "WHERE subscription_line_id IS NOT NULL AND parent_state != 'cancel'",
+        "This period of the subscription line has already been invoiced.",
+    )

@@ -1,0 +1,181 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..billing_core import periods, terms
+
+INTERVAL_UNITS = [
+    ("day", "Days"),
+    ("week", "Weeks"),
+    ("month", "Months"),
+    ("year", "Years"),
+]
+
+
+class SubscriptionPlan(models.Model):
+    """What a customer subscribes to: billing rhythm, term rules and default lines."""
+
+    _name = "subscription.plan"
+    _description = "Subscription Plan"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+    _check_company_auto = True
+
+    # ------------------------------------------------------------------
+    # Fields
+    # ------------------------------------------------------------------
+    name = fields.Char(required=True, translate=True, tracking=True)
+    code = fields.Char(required=True, tracking=True, help="Short unique code, used in references and the API.")
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company, index=True)
+    currency_id = fields.Many2one(
+        "res.currency",
+        string="Default Currency",
+        required=True,
+        default=lambda self: self.env.company.currency_id,
+        help="Currency of the prices on the plan lines; other currencies take the per-currency prices.",
+    )
+    description = fields.Html(translate=True)
+
+    billing_period_count = fields.Integer(string="Billing Every", default=1, required=True, tracking=True)
+    billing_period_unit = fields.Selection(INTERVAL_UNITS, default="month", required=True, tracking=True)
+    billing_timing = fields.Selection(
+        [("advance", "In advance"), ("arrears", "In arrears")],
+        default="advance",
+        required=True,
+        tracking=True,
+        help="In advance: a period is invoiced on its first day. In arrears: on the day after it ends.",
+    )
+    period_alignment = fields.Selection(
+        [("anniversary", "Anniversary of the start date"), ("calendar", "Calendar (1st of the period)")],
+        default="anniversary",
+        required=True,
+        help="Calendar: periods start on the 1st of the month/year (Monday for weeks); "
+        "the first, partial period is prorated by days.",
+    )
+
+    trial_period_count = fields.Integer(string="Trial Length", default=0)
+    trial_period_unit = fields.Selection(INTERVAL_UNITS, default="day", required=True)
+
+    min_term_count = fields.Integer(string="Minimum Term", default=0, tracking=True, help="0: no minimum term.")
+    min_term_unit = fields.Selection(INTERVAL_UNITS, default="month", required=True)
+    auto_renew = fields.Boolean(string="Renews Automatically", default=True, tracking=True)
+    renewal_term_count = fields.Integer(string="Renewal Term", default=0, help="0: renews by the minimum term.")
+    renewal_term_unit = fields.Selection(INTERVAL_UNITS, default="month", required=True)
+    notice_period_count = fields.Integer(string="Notice Period", default=0, tracking=True)
+    notice_period_unit = fields.Selection(INTERVAL_UNITS, default="month", required=True)
+    consumer_contract_rule = fields.Boolean(
+        string="German Consumer Contract Rule (§ 309 Nr. 9 BGB)",
+        tracking=True,
+        help="For consumer contracts concluded since 1 March 2022: at most 24 months initial term; "
+        "afterwards the contract continues for an indefinite period and can be cancelled at any time "
+        "with at most one month's notice.",
+    )
+
+    line_ids = fields.One2many("subscription.plan.line", "plan_id", string="Default Lines", copy=True)
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Invoice Journal",
+        check_company=True,
+        domain="[('type', '=', 'sale')]",
+        help="Sales journal of the generated invoices; the company's first sales journal when empty.",
+    )
+    auto_post_invoices = fields.Boolean(string="Post Invoices Automatically", default=True)
+    send_invoices = fields.Boolean(string="Send Invoices by E-mail", help="Send each posted invoice to the customer.")
+    subscription_ids = fields.One2many("subscription.subscription", "plan_id", string="Subscriptions")
+    subscription_count = fields.Integer(compute="_compute_subscription_count")
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+    _code_company_unique = models.Constraint(
+        "UNIQUE(code, company_id)",
+        "The plan code must be unique per company.",
+    )
+    _billing_period_positive = models.Constraint(
+        "CHECK(billing_period_count > 0)",
+        "The billing period must be at least 1.",
+    )
+    _terms_not_negative = models.Constraint(
+        "CHECK(trial_period_count >= 0 AND min_term_count >= 0 AND renewal_term_count >= 0 "
+        "AND notice_period_count >= 0)",
+        "Trial, minimum term, renewal term and notice period cannot be negative.",
+    )
+
+    # ------------------------------------------------------------------
+    # Compute
+    # ------------------------------------------------------------------
+    @api.depends("subscription_ids")
+    def _compute_subscription_count(self):
+        counts = dict(
+            self.env["subscription.subscription"]._read_group(
+                [("plan_id", "in", self.ids)], ["plan_id"], ["__count"]
+            )
+        )
+        for plan in self:
+            plan.subscription_count = counts.get(plan, 0)
+
+    # ------------------------------------------------------------------
+    # Constraints (Python, for messages)
+    # ------------------------------------------------------------------
+    @api.constrains("consumer_contract_rule", "min_term_count", "min_term_unit", "notice_period_count",
+                    "notice_period_unit")
+    def _check_consumer_contract_rule(self):
+        for plan in self.filtered("consumer_contract_rule"):
+            problems = terms.consumer_rule_violations(plan._get_term_rules())
+            if "min_term" in problems:
+                raise ValidationError(_(
+                    "Plan %(plan)s: under § 309 Nr. 9 BGB the minimum term of a consumer contract "
+                    "cannot exceed 24 months.",
+                    plan=plan.display_name,
+                ))
+            if "notice" in problems:
+                raise ValidationError(_(
+                    "Plan %(plan)s: under § 309 Nr. 9 BGB the notice period of a consumer contract "
+                    "cannot exceed one month.",
+                    plan=plan.display_name,
+                ))
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+    def action_view_subscriptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_action")
+        action["domain"] = [("plan_id", "=", self.id)]
+        action["context"] = {"default_plan_id": self.id}
+        return action
+
+    # ------------------------------------------------------------------
+    # Business methods
+    # ------------------------------------------------------------------
+    def _get_billing_interval(self):
+        self.ensure_one()
+        return periods.Interval(self.billing_period_count, self.billing_period_unit)
+
+    @staticmethod
+    def _interval_or_none(count, unit):
+        return periods.Interval(count, unit) if count else None
+
+    def _get_trial_interval(self):
+        self.ensure_one()
+        return self._interval_or_none(self.trial_period_count, self.trial_period_unit)
+
+    def _get_term_rules(self):
+        """The plan's term rules as a pure :class:`~..billing_core.terms.TermRules`."""
+        self.ensure_one()
+        return terms.TermRules(
+            min_term=self._interval_or_none(self.min_term_count, self.min_term_unit),
+            renewal_term=self._interval_or_none(self.renewal_term_count, self.renewal_term_unit),
+            auto_renew=self.auto_renew,
+            notice=self._interval_or_none(self.notice_period_count, self.notice_period_unit),
+            consumer_rule=self.consumer_contract_rule,
+        )
+
+    def _get_invoice_journal(self, company):
+        """Journal for invoices of this plan in ``company``."""
+        if self.journal_id:
+            return self.journal_id
+        return self.env["account.journal"].search(
+            [*self.env["account.journal"]._check_company_domain(company), ("type", "=", "sale")], limit=1
+        )

@@ -1,0 +1,52 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class SubscriptionPlanLine(models.Model):
+    """A default line of a plan: copied onto each new subscription of the plan."""
+
+    _name = "subscription.plan.line"
+    _description = "Subscription Plan Line"
+    _order = "plan_id, sequence, id"
+    _check_company_auto = True
+
+    plan_id = fields.Many2one("subscription.plan", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="plan_id.company_id", store=True)
+    sequence = fields.Integer(default=10)
+    product_id = fields.Many2one(
+        "product.product",
+        required=True,
+        check_company=True,
+        domain="[('subscription_ok', '=', True)]",
+    )
+    name = fields.Text(string="Description")
+    quantity = fields.Float(default=1.0, required=True, digits="Product Unit")
+    currency_id = fields.Many2one(related="plan_id.currency_id")
+    price_unit = fields.Monetary(string="Unit Price", currency_field="currency_id", required=True)
+    price_ids = fields.One2many("subscription.plan.price", "plan_line_id", string="Prices per Currency", copy=True)
+
+    _quantity_not_negative = models.Constraint("CHECK(quantity >= 0)", "The quantity of a plan line cannot be negative.")
+
+    @api.onchange("product_id")
+    def _onchange_product_id(self):
+        for line in self.filtered("product_id"):
+            line.name = line.product_id.get_product_multiline_description_sale()
+            line.price_unit = line.product_id.lst_price
+
+    @api.constrains("price_unit")
+    def _check_price_unit(self):
+        for line in self:
+            if line.price_unit < 0:
+                raise ValidationError(_(
+                    "The unit price of %(product)s on plan %(plan)s cannot be negative.",
+                    product=line.product_id.display_name,
+                    plan=line.plan_id.display_name,
+                ))
+
+    def _get_price_unit(self, currency):
+        """Unit price of this line in ``currency``; ``None`` when the plan has no price in it."""
+        self.ensure_one()
+        if currency == self.currency_id:
+            return self.price_unit
+        price = self.price_ids.filtered(lambda p: p.currency_id == currency)[:1]
+        return price.price_unit if price else None

@@ -1,0 +1,2 @@
+from . import subscription_billing_run_wizard
+from . import subscription_cancel_wizard
