@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .periods import MONTH, Interval, add_interval
+from .periods import MONTH, Interval, add_interval, add_months
 
 #: § 309 Nr. 9 BGB: the longest initial term allowed in consumer standard terms
 CONSUMER_MAX_INITIAL_TERM = Interval(24, MONTH)
@@ -73,7 +73,8 @@ def term_end_on(start: date, rules: TermRules, day: date) -> date | None:
     renewal_start = first_end + timedelta(days=1)
     times = 1
     while True:
-        end = add_interval(renewal_start, renewal, times, anchor_day=renewal_start.day) - timedelta(days=1)
+        # anchor on the contract's start day so that month-end contracts stay on the month end
+        end = add_interval(renewal_start, renewal, times, anchor_day=start.day) - timedelta(days=1)
         if end >= day:
             return end
         times += 1
@@ -99,12 +100,31 @@ def earliest_end_date(start: date, request_date: date, rules: TermRules) -> date
     return end
 
 
+def _shortest_days(months: int) -> int:
+    """The fewest days ``months`` calendar months can span (over a whole leap-year cycle)."""
+    starts = [date(year, month, 1) for year in range(2001, 2005) for month in range(1, 13)]
+    return min((add_months(start, months) - start).days for start in starts)
+
+
+def _fits_within(interval: Interval, limit_months: int) -> bool:
+    """Whether ``interval`` is at most ``limit_months`` months long, whatever the start date."""
+    if interval.unit == MONTH:
+        return interval.count <= limit_months
+    if interval.unit == "year":
+        return interval.count * 12 <= limit_months
+    days = interval.count * (7 if interval.unit == "week" else 1)
+    return days <= _shortest_days(limit_months)
+
+
 def consumer_rule_violations(rules: TermRules) -> list[str]:
-    """Which parts of ``rules`` § 309 Nr. 9 BGB forbids, as keys: ``min_term``, ``notice``."""
-    reference = date(2000, 1, 1)
+    """Which parts of ``rules`` § 309 Nr. 9 BGB forbids, as keys: ``min_term``, ``notice``.
+
+    Day and week lengths are compared with the shortest span the month limit
+    can have, so they comply whatever the start date.
+    """
     problems = []
-    if rules.min_term and _after(reference, rules.min_term) > _after(reference, CONSUMER_MAX_INITIAL_TERM):
+    if rules.min_term and not _fits_within(rules.min_term, CONSUMER_MAX_INITIAL_TERM.count):
         problems.append("min_term")
-    if rules.notice and _after(reference, rules.notice) > _after(reference, CONSUMER_MAX_NOTICE):
+    if rules.notice and not _fits_within(rules.notice, CONSUMER_MAX_NOTICE.count):
         problems.append("notice")
     return problems
