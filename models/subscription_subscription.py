@@ -342,14 +342,7 @@ class SubscriptionSubscription(models.Model):
 
     def action_rebill_released_periods(self):
         """Bill again, on purpose, the periods whose invoices were cancelled."""
-        for sub in self:
-            released_start = sub._get_oldest_released_period_start()
-            if not released_start:
-                raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.",
-                                  sub=sub.display_name))
-            sub.next_period_start = released_start
-            sub.message_post(body=_("Billing rewound to %(date)s to bill the cancelled periods again.",
-                                    date=format_date(self.env, released_start)))
+        self._rewind_to_released_periods()
         return self.action_bill_now()
 
     def action_reset_lines_from_plan(self):
@@ -540,6 +533,17 @@ class SubscriptionSubscription(models.Model):
             if l.parent_state == "cancel" and (l.subscription_line_id.id, l.subscription_period_start) not in live
         ]
         return min(released) if released else None
+
+    def _rewind_to_released_periods(self):
+        """Move billing back to the oldest period released by a cancelled invoice."""
+        for sub in self:
+            released_start = sub._get_oldest_released_period_start()
+            if not released_start:
+                raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.",
+                                  sub=sub.display_name))
+            sub.next_period_start = released_start
+            sub.message_post(body=_("Billing rewound to %(date)s to bill the cancelled periods again.",
+                                    date=format_date(self.env, released_start)))
 
     def _create_lines_from_plan(self):
         self.ensure_one()
