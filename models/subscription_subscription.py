@@ -600,6 +600,8 @@ class SubscriptionSubscription(models.Model):
             result = batch._run_billing(date_ref)
             totals["invoices"] |= result["invoices"]
             totals["errors"] |= result["errors"]
+            # keep memory flat over thousands of subscriptions: drop this batch from the cache
+            self.env.invalidate_all()
             if commit:
                 remaining = self.search_count(domain + [("id", "not in", list(seen))])
                 # commit each batch so that a crash or a time-out loses at most one batch
@@ -657,16 +659,21 @@ class SubscriptionSubscription(models.Model):
         :return: list of dicts ``{"key", "subscriptions", "items": [(sub, period)]}``
         """
         units = {}
+        journals = {}
         for sub in self:
+            journal_key = (sub.plan_id, sub.company_id)
+            if journal_key not in journals:
+                journals[journal_key] = sub.plan_id._get_invoice_journal(sub.company_id)
             for period in sub._get_due_periods(date_ref):
-                key = sub._get_invoice_grouping_key(period)
+                key = sub._get_invoice_grouping_key(period, journals[journal_key])
                 unit = units.setdefault(key, {"key": key, "subscriptions": self.browse(), "items": []})
                 unit["subscriptions"] |= sub
                 unit["items"].append((sub, period))
         # oldest first, so a catch-up bills the periods in order
         return sorted(units.values(), key=lambda u: (u["items"][0][1].start, u["items"][0][0].id))
 
-    def _get_invoice_grouping_key(self, period):
+    def _get_invoice_grouping_key(self, period, journal):
+        """Invoices are split by this key: (subscription, period) unless the customer groups."""
         self.ensure_one()
         invoice_date = period_math.invoice_date_of(period, self.plan_id.billing_timing == "advance")
         group = self.commercial_partner_id.subscription_invoice_grouping
@@ -679,14 +686,12 @@ class SubscriptionSubscription(models.Model):
             self.company_id.id,
             self.fiscal_position_id.id,
             self.payment_term_id.id,
-            self.plan_id._get_invoice_journal(self.company_id).id,
+            journal.id,
         )
 
     def _bill_units(self, units):
         """Create (and post, when the plan says so) one invoice per unit; advance the subscriptions."""
-        vals_list = []
-        for unit in units:
-            vals_list.append(self._prepare_invoice_values(unit["items"]))
+        vals_list = [self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1]) for unit in units]
         moves = self.env["account.move"].with_context(default_move_type="out_invoice").create(vals_list)
         next_starts = {}
         for unit in units:
@@ -707,7 +712,7 @@ class SubscriptionSubscription(models.Model):
         for move in moves:
             move._generate_and_send(allow_fallback_pdf=True)
 
-    def _prepare_invoice_values(self, items):
+    def _prepare_invoice_values(self, items, journal_id):
         """Values of one customer invoice for ``items``, a list of (subscription, period)."""
         first_sub, first_period = items[0]
         invoice_date = period_math.invoice_date_of(first_period, first_sub.plan_id.billing_timing == "advance")
@@ -721,7 +726,7 @@ class SubscriptionSubscription(models.Model):
             "partner_id": first_sub.partner_invoice_id.id,
             "currency_id": first_sub.currency_id.id,
             "company_id": first_sub.company_id.id,
-            "journal_id": first_sub.plan_id._get_invoice_journal(first_sub.company_id).id,
+            "journal_id": journal_id,
             "fiscal_position_id": first_sub.fiscal_position_id.id,
             "invoice_payment_term_id": first_sub.payment_term_id.id,
             "invoice_user_id": first_sub.user_id.id,
