@@ -648,6 +648,7 @@ class SubscriptionSubscription(models.Model):
                     result["errors"] |= unit["subscriptions"]
         billed = subs - result["errors"]
         billed.filtered("billing_error").write({"billing_error": False, "billing_error_date": False})
+        self._send_invoices(result["invoices"])
         return result
 
     def _get_billing_units(self, date_ref):
@@ -702,15 +703,24 @@ class SubscriptionSubscription(models.Model):
         to_post = moves.filtered(lambda m: m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices"))
         if to_post:
             to_post._post()
-            to_send = to_post.filtered(lambda m: m.invoice_line_ids.subscription_id.plan_id.filtered("send_invoices"))
-            if to_send:
-                self._send_invoices(to_send)
         return moves
 
     def _send_invoices(self, moves):
-        """Hook: send the posted invoices to the customers."""
-        for move in moves:
-            move._generate_and_send(allow_fallback_pdf=True)
+        """Send the posted invoices whose plan asks for it, each on its own.
+
+        A failed sending (no e-mail address, a mail server error) never undoes
+        the invoice: it is logged on the invoice, which stays to be sent by hand.
+        """
+        to_send = moves.filtered(
+            lambda m: m.state == "posted" and m.invoice_line_ids.subscription_id.plan_id.filtered("send_invoices")
+        )
+        for move in to_send:
+            try:
+                with self.env.cr.savepoint():
+                    move._generate_and_send(allow_fallback_pdf=True)
+            except Exception as error:  # noqa: BLE001 - logged on the invoice, billing goes on
+                self.env.invalidate_all()
+                move.message_post(body=_("The invoice could not be sent automatically: %(error)s", error=error))
 
     def _prepare_invoice_values(self, items, journal_id):
         """Values of one customer invoice for ``items``, a list of (subscription, period)."""

@@ -182,3 +182,26 @@ class TestBillingRun(SubscriptionCommon):
         again = self._run(date(2026, 1, 1), sub)["invoices"]
         self.assertEqual(len(again), 1)
         self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31))])
+
+    def test_invoice_pdf_prints_the_subscription_and_service_period(self):
+        sub = self._start(start_date=date(2026, 3, 1))
+        invoice = self._run(date(2026, 3, 1), sub)["invoices"]
+        html, _format = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", invoice.ids)
+        html = html.decode()
+        self.assertIn(sub.name, html)
+        self.assertIn("o_subscription_period", html)
+
+    def test_plan_sending_invoices_sends_each_posted_invoice(self):
+        plan = self._create_plan(code="SEND", name="Sent by e-mail", send_invoices=True)
+        sub = self._start(plan=plan, start_date=date(2026, 1, 1))
+        invoice = self._run(date(2026, 1, 1), sub)["invoices"]
+        self.assertTrue(invoice.is_move_sent, "the invoice was sent to the customer")
+
+    def test_customer_without_email_still_gets_a_posted_invoice(self):
+        plan = self._create_plan(code="SEND2", name="Sent by e-mail", send_invoices=True)
+        no_email = self.env["res.partner"].create({"name": "No Mail KG"})
+        sub = self._start(plan=plan, partner=no_email, start_date=date(2026, 1, 1))
+        result = self._run(date(2026, 1, 1), sub)
+        self.assertEqual(len(result["invoices"]), 1)
+        self.assertFalse(result["errors"])
+        self.assertEqual(result["invoices"].state, "posted")
