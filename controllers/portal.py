@@ -39,7 +39,8 @@ class SubscriptionPortal(CustomerPortal):
         )
         values = self._prepare_portal_layout_values()
         values.update({
-            "subscriptions": subscriptions,
+            # searched with the portal user's rights above; sudo only to render related data (plan names)
+            "subscriptions": subscriptions.sudo(),
             "page_name": "subscriptions",
             "pager": pager_values,
             "default_url": "/my/subscriptions",

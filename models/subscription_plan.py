@@ -118,6 +118,24 @@ class SubscriptionPlan(models.Model):
     # ------------------------------------------------------------------
     # Constraints (Python, for messages)
     # ------------------------------------------------------------------
+    @api.constrains("billing_period_count", "trial_period_count", "min_term_count", "renewal_term_count",
+                    "notice_period_count")
+    def _check_period_counts(self):
+        for plan in self:
+            if plan.billing_period_count < 1:
+                raise ValidationError(_(
+                    "Plan %(plan)s: the billing period must be at least 1 (got %(count)s).",
+                    plan=plan.display_name,
+                    count=plan.billing_period_count,
+                ))
+            counts = (plan.trial_period_count, plan.min_term_count, plan.renewal_term_count,
+                      plan.notice_period_count)
+            if any(count < 0 for count in counts):
+                raise ValidationError(_(
+                    "Plan %(plan)s: trial, minimum term, renewal term and notice period cannot be negative.",
+                    plan=plan.display_name,
+                ))
+
     @api.constrains("consumer_contract_rule", "min_term_count", "min_term_unit", "notice_period_count",
                     "notice_period_unit")
     def _check_consumer_contract_rule(self):

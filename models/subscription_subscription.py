@@ -186,7 +186,12 @@ class SubscriptionSubscription(models.Model):
     def _compute_schedule(self):
         for sub in self:
             sub.current_period_start = sub.current_period_end = sub.next_invoice_date = False
-            if sub.state == "draft" or not sub.billing_anchor_date or not sub.next_period_start:
+            if (
+                sub.state == "draft"
+                or not sub.billing_anchor_date
+                or not sub.next_period_start
+                or sub.plan_id.billing_period_count < 1
+            ):
                 continue
             in_advance = sub.plan_id.billing_timing == "advance"
             last_day = sub._get_last_billable_day()
@@ -421,9 +426,29 @@ class SubscriptionSubscription(models.Model):
         self.ensure_one()
         if self.state != "paused":
             raise UserError(_("Subscription %(sub)s is not paused.", sub=self.display_name))
+        self._bill_before_reanchoring(date_ref)
         anchor = max(date_ref, self.next_period_start or date_ref)
         self._change_state("notice" if self.cancellation_request_date else "active", date_ref)
         self.write({"pause_date": False, "billing_anchor_date": anchor, "next_period_start": anchor})
+
+    def _bill_before_reanchoring(self, date_ref):
+        """Invoice what is still due under the current schedule before it is replaced.
+
+        Resuming or restarting anchors a new schedule; days used before the
+        pause or the end (in arrears, or a run that has not happened yet)
+        would otherwise never be billed.
+        """
+        self.ensure_one()
+        last_day = self._get_last_billable_day()
+        if not self.next_period_start or (last_day and self.next_period_start > last_day):
+            return
+        self._run_billing(date_ref)
+        if self.next_period_start <= (last_day or date_ref) and self._get_due_periods(date_ref):
+            raise UserError(_(
+                "Subscription %(sub)s still has periods to bill before it can restart: %(error)s",
+                sub=self.display_name,
+                error=self.billing_error or "",
+            ))
 
     def _request_cancellation(self, request_date, reason=None, end_date=None):
         """Give notice on ``request_date``; the contract ends at the earliest date its terms allow.
@@ -451,12 +476,18 @@ class SubscriptionSubscription(models.Model):
         self.ensure_one()
         vals = {"cancellation_request_date": False, "cancellation_reason": False, "end_date": False}
         rules = self.plan_id._get_term_rules()
+        new_state = "active"
         if self.state == "ended":
+            self._bill_before_reanchoring(date_ref)
             anchor = max(date_ref, self.next_period_start or date_ref)
-            vals.update(billing_anchor_date=anchor, next_period_start=anchor)
-        elif rules.min_term and not rules.auto_renew:
-            vals["end_date"] = terms.initial_term_end(self.start_date, rules)
-        self._change_state("active", date_ref)
+            vals.update(billing_anchor_date=anchor, next_period_start=anchor, pause_date=False)
+        else:
+            if rules.min_term and not rules.auto_renew:
+                vals["end_date"] = terms.initial_term_end(self.start_date, rules)
+            if self.pause_date:
+                # notice was given while paused: withdrawing it leaves the subscription paused
+                new_state = "paused"
+        self._change_state(new_state, date_ref)
         self.write(vals)
 
     def _get_earliest_end_date(self, request_date):
@@ -692,8 +723,19 @@ class SubscriptionSubscription(models.Model):
 
     def _bill_units(self, units):
         """Create (and post, when the plan says so) one invoice per unit; advance the subscriptions."""
-        vals_list = [self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1]) for unit in units]
-        moves = self.env["account.move"].with_context(default_move_type="out_invoice").create(vals_list)
+        vals_by_company = defaultdict(list)
+        for unit in units:
+            vals = self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1])
+            vals_by_company[vals["company_id"]].append(vals)
+        moves = self.env["account.move"]
+        for company_id, vals_list in vals_by_company.items():
+            # company-dependent defaults (receivable account, ...) must be read in the invoice's company
+            moves |= (
+                self.env["account.move"]
+                .with_company(company_id)
+                .with_context(default_move_type="out_invoice")
+                .create(vals_list)
+            )
         next_starts = {}
         for unit in units:
             for sub, period in unit["items"]:
