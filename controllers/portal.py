@@ -7,7 +7,7 @@ from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 
 class SubscriptionPortal(CustomerPortal):
-    """"My subscriptions" for the logged-in customer (read-only)."""
+    """ "My subscriptions" for the logged-in customer (read-only)."""
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
@@ -38,13 +38,15 @@ class SubscriptionPortal(CustomerPortal):
             else Subscription
         )
         values = self._prepare_portal_layout_values()
-        values.update({
-            # searched with the portal user's rights above; sudo only to render related data (plan names)
-            "subscriptions": subscriptions.sudo(),
-            "page_name": "subscriptions",
-            "pager": pager_values,
-            "default_url": "/my/subscriptions",
-        })
+        values.update(
+            {
+                # searched with the portal user's rights above; sudo only to render related data (plan names)
+                "subscriptions": subscriptions.sudo(),
+                "page_name": "subscriptions",
+                "pager": pager_values,
+                "default_url": "/my/subscriptions",
+            }
+        )
         return request.render("subscription_billing.portal_my_subscriptions", values)
 
     @http.route(["/my/subscriptions/<int:subscription_id>"], type="http", auth="public", website=True)
@@ -63,11 +65,14 @@ class SubscriptionPortal(CustomerPortal):
             "invoice_date", reverse=True
         )
         values = self._get_page_view_values(
-            subscription_sudo, access_token, {
+            subscription_sudo,
+            access_token,
+            {
                 "subscription": subscription_sudo,
                 "invoices": invoices_sudo,
                 "page_name": "subscription",
             },
-            "my_subscriptions_history", False,
+            "my_subscriptions_history",
+            False,
         )
         return values

@@ -8,8 +8,9 @@ class AccountMove(models.Model):
 
     _inherit = "account.move"
 
-    subscription_ids = fields.Many2many("subscription.subscription", compute="_compute_subscription_ids",
-                                        string="Subscriptions")
+    subscription_ids = fields.Many2many(
+        "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
+    )
     subscription_count = fields.Integer(compute="_compute_subscription_ids")
 
     @api.depends("invoice_line_ids.subscription_id")
@@ -22,11 +23,14 @@ class AccountMove(models.Model):
         result = super().button_cancel()
         for move in self.filtered("subscription_ids"):
             for sub in move.subscription_ids:
-                sub.message_post(body=Markup("%s") % _(
-                    "Invoice %(invoice)s was cancelled: its periods are released and can be billed again "
-                    "with “Bill cancelled periods again”.",
-                    invoice=move.display_name,
-                ))
+                sub.message_post(
+                    body=Markup("%s")
+                    % _(
+                        "Invoice %(invoice)s was cancelled: its periods are released and can be billed again "
+                        "with “Bill cancelled periods again”.",
+                        invoice=move.display_name,
+                    )
+                )
         return result
 
     def action_view_subscriptions(self):

@@ -6,10 +6,10 @@ class AccountMoveLine(models.Model):
 
     _inherit = "account.move.line"
 
-    subscription_id = fields.Many2one("subscription.subscription", copy=False, index="btree_not_null",
-                                      readonly=True)
-    subscription_line_id = fields.Many2one("subscription.line", copy=False, index="btree_not_null",
-                                           readonly=True, ondelete="restrict")
+    subscription_id = fields.Many2one("subscription.subscription", copy=False, index="btree_not_null", readonly=True)
+    subscription_line_id = fields.Many2one(
+        "subscription.line", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
+    )
     subscription_period_start = fields.Date(string="Service Start", copy=False)
     subscription_period_end = fields.Date(string="Service End", copy=False)
 

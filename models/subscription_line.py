@@ -21,11 +21,19 @@ class SubscriptionLine(models.Model):
         check_company=True,
         domain="[('subscription_ok', '=', True)]",
     )
-    name = fields.Text(string="Description", required=True, compute="_compute_name", store=True, readonly=False,
-                       precompute=True)
+    name = fields.Text(
+        string="Description", required=True, compute="_compute_name", store=True, readonly=False, precompute=True
+    )
     quantity = fields.Float(default=1.0, required=True, digits="Product Unit")
-    price_unit = fields.Monetary(string="Unit Price", required=True, currency_field="currency_id",
-                                 compute="_compute_price_unit", store=True, readonly=False, precompute=True)
+    price_unit = fields.Monetary(
+        string="Unit Price",
+        required=True,
+        currency_field="currency_id",
+        compute="_compute_price_unit",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
     discount = fields.Float(string="Discount (%)", digits="Discount")
     tax_ids = fields.Many2many(
         "account.tax",
@@ -37,8 +45,7 @@ class SubscriptionLine(models.Model):
         check_company=True,
         domain="[('type_tax_use', '=', 'sale')]",
     )
-    price_subtotal = fields.Monetary(compute="_compute_price_subtotal", string="Subtotal",
-                                     currency_field="currency_id")
+    price_subtotal = fields.Monetary(compute="_compute_price_subtotal", string="Subtotal", currency_field="currency_id")
 
     _quantity_not_negative = models.Constraint(
         "CHECK(quantity >= 0)",
@@ -60,7 +67,8 @@ class SubscriptionLine(models.Model):
         for line in self:
             if not line.product_id or line.price_unit:
                 continue
-            plan_line = line.subscription_id.plan_id.line_ids.filtered(lambda pl: pl.product_id == line.product_id)[:1]
+            product = line.product_id
+            plan_line = line.subscription_id.plan_id.line_ids.filtered(lambda pl, p=product: pl.product_id == p)[:1]
             price = plan_line._get_price_unit(line.currency_id) if plan_line else None
             if price is None:
                 price = line.product_id.currency_id._convert(
@@ -88,23 +96,27 @@ class SubscriptionLine(models.Model):
     def _check_quantity(self):
         for line in self:
             if line.quantity < 0:
-                raise ValidationError(_(
-                    "Quantity of %(product)s on subscription %(sub)s cannot be negative (%(qty)s).",
-                    product=line.product_id.display_name,
-                    sub=line.subscription_id.display_name,
-                    qty=line.quantity,
-                ))
+                raise ValidationError(
+                    _(
+                        "Quantity of %(product)s on subscription %(sub)s cannot be negative (%(qty)s).",
+                        product=line.product_id.display_name,
+                        sub=line.subscription_id.display_name,
+                        qty=line.quantity,
+                    )
+                )
 
     @api.constrains("price_unit")
     def _check_price_unit(self):
         for line in self:
             if line.price_unit < 0:
-                raise ValidationError(_(
-                    "Unit price of %(product)s on subscription %(sub)s cannot be negative; "
-                    "discounts and credits are separate lines.",
-                    product=line.product_id.display_name,
-                    sub=line.subscription_id.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Unit price of %(product)s on subscription %(sub)s cannot be negative; "
+                        "discounts and credits are separate lines.",
+                        product=line.product_id.display_name,
+                        sub=line.subscription_id.display_name,
+                    )
+                )
 
     def _get_invoice_line_description(self, period):
         """Invoice line text: the line's description and the service period it pays for."""

@@ -108,9 +108,7 @@ class SubscriptionPlan(models.Model):
     @api.depends("subscription_ids")
     def _compute_subscription_count(self):
         counts = dict(
-            self.env["subscription.subscription"]._read_group(
-                [("plan_id", "in", self.ids)], ["plan_id"], ["__count"]
-            )
+            self.env["subscription.subscription"]._read_group([("plan_id", "in", self.ids)], ["plan_id"], ["__count"])
         )
         for plan in self:
             plan.subscription_count = counts.get(plan, 0)
@@ -118,41 +116,50 @@ class SubscriptionPlan(models.Model):
     # ------------------------------------------------------------------
     # Constraints (Python, for messages)
     # ------------------------------------------------------------------
-    @api.constrains("billing_period_count", "trial_period_count", "min_term_count", "renewal_term_count",
-                    "notice_period_count")
+    @api.constrains(
+        "billing_period_count", "trial_period_count", "min_term_count", "renewal_term_count", "notice_period_count"
+    )
     def _check_period_counts(self):
         for plan in self:
             if plan.billing_period_count < 1:
-                raise ValidationError(_(
-                    "Plan %(plan)s: the billing period must be at least 1 (got %(count)s).",
-                    plan=plan.display_name,
-                    count=plan.billing_period_count,
-                ))
-            counts = (plan.trial_period_count, plan.min_term_count, plan.renewal_term_count,
-                      plan.notice_period_count)
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: the billing period must be at least 1 (got %(count)s).",
+                        plan=plan.display_name,
+                        count=plan.billing_period_count,
+                    )
+                )
+            counts = (plan.trial_period_count, plan.min_term_count, plan.renewal_term_count, plan.notice_period_count)
             if any(count < 0 for count in counts):
-                raise ValidationError(_(
-                    "Plan %(plan)s: trial, minimum term, renewal term and notice period cannot be negative.",
-                    plan=plan.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: trial, minimum term, renewal term and notice period cannot be negative.",
+                        plan=plan.display_name,
+                    )
+                )
 
-    @api.constrains("consumer_contract_rule", "min_term_count", "min_term_unit", "notice_period_count",
-                    "notice_period_unit")
+    @api.constrains(
+        "consumer_contract_rule", "min_term_count", "min_term_unit", "notice_period_count", "notice_period_unit"
+    )
     def _check_consumer_contract_rule(self):
         for plan in self.filtered("consumer_contract_rule"):
             problems = terms.consumer_rule_violations(plan._get_term_rules())
             if "min_term" in problems:
-                raise ValidationError(_(
-                    "Plan %(plan)s: under § 309 Nr. 9 BGB the minimum term of a consumer contract "
-                    "cannot exceed 24 months.",
-                    plan=plan.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: under § 309 Nr. 9 BGB the minimum term of a consumer contract "
+                        "cannot exceed 24 months.",
+                        plan=plan.display_name,
+                    )
+                )
             if "notice" in problems:
-                raise ValidationError(_(
-                    "Plan %(plan)s: under § 309 Nr. 9 BGB the notice period of a consumer contract "
-                    "cannot exceed one month.",
-                    plan=plan.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s: under § 309 Nr. 9 BGB the notice period of a consumer contract "
+                        "cannot exceed one month.",
+                        plan=plan.display_name,
+                    )
+                )
 
     # ------------------------------------------------------------------
     # Actions

@@ -25,7 +25,10 @@ class SubscriptionPlanLine(models.Model):
     price_unit = fields.Monetary(string="Unit Price", currency_field="currency_id", required=True)
     price_ids = fields.One2many("subscription.plan.price", "plan_line_id", string="Prices per Currency", copy=True)
 
-    _quantity_not_negative = models.Constraint("CHECK(quantity >= 0)", "The quantity of a plan line cannot be negative.")
+    _quantity_not_negative = models.Constraint(
+        "CHECK(quantity >= 0)",
+        "The quantity of a plan line cannot be negative.",
+    )
 
     @api.onchange("product_id")
     def _onchange_product_id(self):
@@ -37,11 +40,13 @@ class SubscriptionPlanLine(models.Model):
     def _check_price_unit(self):
         for line in self:
             if line.price_unit < 0:
-                raise ValidationError(_(
-                    "The unit price of %(product)s on plan %(plan)s cannot be negative.",
-                    product=line.product_id.display_name,
-                    plan=line.plan_id.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "The unit price of %(product)s on plan %(plan)s cannot be negative.",
+                        product=line.product_id.display_name,
+                        plan=line.plan_id.display_name,
+                    )
+                )
 
     def _get_price_unit(self, currency):
         """Unit price of this line in ``currency``; ``None`` when the plan has no price in it."""

@@ -63,8 +63,9 @@ class SubscriptionSubscription(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company, index=True, tracking=True
     )
-    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True,
-                                 check_company=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, tracking=True, check_company=True
+    )
     commercial_partner_id = fields.Many2one(related="partner_id.commercial_partner_id", store=True, index=True)
     partner_invoice_id = fields.Many2one(
         "res.partner",
@@ -125,12 +126,12 @@ class SubscriptionSubscription(models.Model):
     billing_error_date = fields.Datetime(copy=False, readonly=True)
     has_billing_error = fields.Boolean(compute="_compute_has_billing_error", store=True, string="In Error")
 
-    invoice_line_ids = fields.One2many("account.move.line", "subscription_id", string="Invoice Lines",
-                                       readonly=True)
+    invoice_line_ids = fields.One2many("account.move.line", "subscription_id", string="Invoice Lines", readonly=True)
     invoice_ids = fields.Many2many("account.move", compute="_compute_invoice_ids", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_invoice_ids")
-    recurring_total = fields.Monetary(compute="_compute_recurring_total", string="Recurring Amount",
-                                      help="Untaxed amount of one full billing period.")
+    recurring_total = fields.Monetary(
+        compute="_compute_recurring_total", string="Recurring Amount", help="Untaxed amount of one full billing period."
+    )
 
     # ------------------------------------------------------------------
     # Constraints and indexes
@@ -239,26 +240,31 @@ class SubscriptionSubscription(models.Model):
     def _check_dates(self):
         for sub in self:
             if sub.end_date and sub.start_date and sub.end_date < sub.start_date:
-                raise ValidationError(_(
-                    "Subscription %(sub)s: the end date %(end)s lies before the start date %(start)s.",
-                    sub=sub.display_name,
-                    end=format_date(self.env, sub.end_date),
-                    start=format_date(self.env, sub.start_date),
-                ))
+                raise ValidationError(
+                    _(
+                        "Subscription %(sub)s: the end date %(end)s lies before the start date %(start)s.",
+                        sub=sub.display_name,
+                        end=format_date(self.env, sub.end_date),
+                        start=format_date(self.env, sub.start_date),
+                    )
+                )
 
     @api.constrains("currency_id", "plan_id", "line_ids")
     def _check_plan_prices_in_currency(self):
         for sub in self:
-            missing = sub.plan_id.line_ids.filtered(lambda line: line._get_price_unit(sub.currency_id) is None)
+            currency = sub.currency_id
+            missing = sub.plan_id.line_ids.filtered(lambda line, c=currency: line._get_price_unit(c) is None)
             if missing:
-                raise ValidationError(_(
-                    "Plan %(plan)s has no price in %(currency)s for %(products)s: add a price per currency "
-                    "on the plan or choose the currency %(plan_currency)s.",
-                    plan=sub.plan_id.display_name,
-                    currency=sub.currency_id.name,
-                    products=", ".join(missing.product_id.mapped("display_name")),
-                    plan_currency=sub.plan_id.currency_id.name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Plan %(plan)s has no price in %(currency)s for %(products)s: add a price per currency "
+                        "on the plan or choose the currency %(plan_currency)s.",
+                        plan=sub.plan_id.display_name,
+                        currency=sub.currency_id.name,
+                        products=", ".join(missing.product_id.mapped("display_name")),
+                        plan_currency=sub.plan_id.currency_id.name,
+                    )
+                )
 
     # ------------------------------------------------------------------
     # CRUD
@@ -272,7 +278,7 @@ class SubscriptionSubscription(models.Model):
                     self.env["ir.sequence"].with_company(company).next_by_code("subscription.subscription") or "/"
                 )
         subscriptions = super().create(vals_list)
-        for sub, vals in zip(subscriptions, vals_list):
+        for sub, vals in zip(subscriptions, vals_list, strict=True):
             if not vals.get("line_ids") and sub.plan_id.line_ids:
                 sub._create_lines_from_plan()
         return subscriptions
@@ -281,10 +287,12 @@ class SubscriptionSubscription(models.Model):
     def _unlink_only_draft(self):
         for sub in self:
             if sub.state != "draft":
-                raise UserError(_(
-                    "Subscription %(sub)s has been started and cannot be deleted; end it instead.",
-                    sub=sub.display_name,
-                ))
+                raise UserError(
+                    _(
+                        "Subscription %(sub)s has been started and cannot be deleted; end it instead.",
+                        sub=sub.display_name,
+                    )
+                )
 
     # ------------------------------------------------------------------
     # Actions
@@ -331,7 +339,17 @@ class SubscriptionSubscription(models.Model):
         """Invoice every period of these subscriptions that is due today."""
         result = self._run_billing(fields.Date.context_today(self))
         if result["errors"]:
-            raise UserError(_("Billing failed: %(error)s", error=self.filtered("billing_error")[:1].billing_error))
+            # no exception: it would roll back the error stored on the subscription
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "title": _("Billing failed"),
+                    "message": result["errors"][:1].billing_error,
+                    "type": "danger",
+                    "sticky": True,
+                },
+            }
         return self.action_view_invoices()
 
     def action_view_invoices(self):
@@ -368,12 +386,14 @@ class SubscriptionSubscription(models.Model):
         labels = dict(self._fields["state"]._description_selection(self.env))
         for sub in self:
             if new_state not in STATE_TRANSITIONS[sub.state]:
-                raise UserError(_(
-                    "Subscription %(sub)s cannot go from %(old)s to %(new)s.",
-                    sub=sub.display_name,
-                    old=labels[sub.state],
-                    new=labels[new_state],
-                ))
+                raise UserError(
+                    _(
+                        "Subscription %(sub)s cannot go from %(old)s to %(new)s.",
+                        sub=sub.display_name,
+                        old=labels[sub.state],
+                        new=labels[new_state],
+                    )
+                )
             old_state = sub.state
             sub.state = new_state
             body = Markup("%s") % _(
@@ -411,8 +431,9 @@ class SubscriptionSubscription(models.Model):
         if self.state != "trial":
             raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
         anchor = max(date_ref, self.start_date - timedelta(days=1)) + timedelta(days=1)
-        self.write({"trial_end_date": anchor - timedelta(days=1), "billing_anchor_date": anchor,
-                    "next_period_start": anchor})
+        self.write(
+            {"trial_end_date": anchor - timedelta(days=1), "billing_anchor_date": anchor, "next_period_start": anchor}
+        )
         self._change_state("active", date_ref)
 
     def _pause(self, date_ref):
@@ -444,11 +465,13 @@ class SubscriptionSubscription(models.Model):
             return
         self._run_billing(date_ref)
         if self.next_period_start <= (last_day or date_ref) and self._get_due_periods(date_ref):
-            raise UserError(_(
-                "Subscription %(sub)s still has periods to bill before it can restart: %(error)s",
-                sub=self.display_name,
-                error=self.billing_error or "",
-            ))
+            raise UserError(
+                _(
+                    "Subscription %(sub)s still has periods to bill before it can restart: %(error)s",
+                    sub=self.display_name,
+                    error=self.billing_error or "",
+                )
+            )
 
     def _request_cancellation(self, request_date, reason=None, end_date=None):
         """Give notice on ``request_date``; the contract ends at the earliest date its terms allow.
@@ -459,13 +482,15 @@ class SubscriptionSubscription(models.Model):
         self.ensure_one()
         earliest = self._get_earliest_end_date(request_date)
         if end_date and end_date < earliest:
-            raise ValidationError(_(
-                "Subscription %(sub)s cannot end before %(earliest)s under its term and notice period "
-                "(requested: %(requested)s).",
-                sub=self.display_name,
-                earliest=format_date(self.env, earliest),
-                requested=format_date(self.env, end_date),
-            ))
+            raise ValidationError(
+                _(
+                    "Subscription %(sub)s cannot end before %(earliest)s under its term and notice period "
+                    "(requested: %(requested)s).",
+                    sub=self.display_name,
+                    earliest=format_date(self.env, earliest),
+                    requested=format_date(self.env, end_date),
+                )
+            )
         end = end_date or earliest
         self._change_state("notice", request_date, reason=_("Ends on %(date)s.", date=format_date(self.env, end)))
         self.write({"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end})
@@ -557,11 +582,16 @@ class SubscriptionSubscription(models.Model):
         """Start of the oldest period whose invoice was cancelled and which is not billed again."""
         self.ensure_one()
         lines = self.invoice_line_ids
-        live = {(l.subscription_line_id.id, l.subscription_period_start) for l in lines if l.parent_state != "cancel"}
+        live = {
+            (line.subscription_line_id.id, line.subscription_period_start)
+            for line in lines
+            if line.parent_state != "cancel"
+        }
         released = [
-            l.subscription_period_start
-            for l in lines
-            if l.parent_state == "cancel" and (l.subscription_line_id.id, l.subscription_period_start) not in live
+            line.subscription_period_start
+            for line in lines
+            if line.parent_state == "cancel"
+            and (line.subscription_line_id.id, line.subscription_period_start) not in live
         ]
         return min(released) if released else None
 
@@ -570,27 +600,32 @@ class SubscriptionSubscription(models.Model):
         for sub in self:
             released_start = sub._get_oldest_released_period_start()
             if not released_start:
-                raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.",
-                                  sub=sub.display_name))
+                raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.", sub=sub.display_name))
             sub.next_period_start = released_start
-            sub.message_post(body=_("Billing rewound to %(date)s to bill the cancelled periods again.",
-                                    date=format_date(self.env, released_start)))
+            sub.message_post(
+                body=_(
+                    "Billing rewound to %(date)s to bill the cancelled periods again.",
+                    date=format_date(self.env, released_start),
+                )
+            )
 
     def _create_lines_from_plan(self):
         self.ensure_one()
-        self.env["subscription.line"].create([
-            self._prepare_line_values_from_plan(plan_line) for plan_line in self.plan_id.line_ids
-        ])
+        self.env["subscription.line"].create(
+            [self._prepare_line_values_from_plan(plan_line) for plan_line in self.plan_id.line_ids]
+        )
 
     def _prepare_line_values_from_plan(self, plan_line):
         price = plan_line._get_price_unit(self.currency_id)
         if price is None:
-            raise ValidationError(_(
-                "Plan %(plan)s has no price in %(currency)s for %(product)s.",
-                plan=self.plan_id.display_name,
-                currency=self.currency_id.name,
-                product=plan_line.product_id.display_name,
-            ))
+            raise ValidationError(
+                _(
+                    "Plan %(plan)s has no price in %(currency)s for %(product)s.",
+                    plan=self.plan_id.display_name,
+                    currency=self.currency_id.name,
+                    product=plan_line.product_id.display_name,
+                )
+            )
         return {
             "subscription_id": self.id,
             "sequence": plan_line.sequence,
@@ -622,19 +657,20 @@ class SubscriptionSubscription(models.Model):
         """
         domain = self._get_subscriptions_to_bill_domain(date_ref)
         totals = {"invoices": self.env["account.move"], "errors": self.browse()}
-        seen = set()
+        last_id = 0
         while True:
-            batch = self.search(domain + [("id", "not in", list(seen))], limit=batch_size, order="id")
+            # keyset pagination: failed or locked subscriptions stay due but are not fetched again
+            batch = self.search(domain + [("id", ">", last_id)], limit=batch_size, order="id")
             if not batch:
                 break
-            seen.update(batch.ids)
+            last_id = batch.ids[-1]
             result = batch._run_billing(date_ref)
             totals["invoices"] |= result["invoices"]
             totals["errors"] |= result["errors"]
             # keep memory flat over thousands of subscriptions: drop this batch from the cache
             self.env.invalidate_all()
             if commit:
-                remaining = self.search_count(domain + [("id", "not in", list(seen))])
+                remaining = self.search_count(domain + [("id", ">", last_id)])
                 # commit each batch so that a crash or a time-out loses at most one batch
                 if not self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining):
                     break
@@ -811,9 +847,10 @@ class SubscriptionSubscription(models.Model):
         """Keep a failed billing visible on the subscription: error text, filter, activity."""
         message = str(error.args[0]) if getattr(error, "args", None) else repr(error)
         now = fields.Datetime.now()
+        warning_type = self.env.ref("mail.mail_activity_data_warning")
         for sub in self:
             sub.write({"billing_error": message, "billing_error_date": now})
-            if not sub.activity_ids.filtered(lambda a: a.activity_type_id == self.env.ref("mail.mail_activity_data_warning")):
+            if warning_type not in sub.activity_ids.activity_type_id:
                 sub.activity_schedule(
                     "mail.mail_activity_data_warning",
                     summary=_("Billing failed"),
@@ -832,11 +869,13 @@ class SubscriptionSubscription(models.Model):
         trials = self.search([("state", "=", "trial"), ("trial_end_date", "<", date_ref)])
         for sub in trials:
             sub._change_state("active", sub.trial_end_date + timedelta(days=1))
-        ending = self.search([
-            ("state", "in", ("active", "notice", "paused")),
-            ("end_date", "!=", False),
-            ("end_date", "<", date_ref),
-        ])
+        ending = self.search(
+            [
+                ("state", "in", ("trial", "active", "notice", "paused")),
+                ("end_date", "!=", False),
+                ("end_date", "<", date_ref),
+            ]
+        )
         for sub in ending:
             sub._change_state("ended", sub.end_date + timedelta(days=1))
 

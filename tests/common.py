@@ -21,29 +21,35 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         super().setUpClass()
         cls.currency = cls.env.company.currency_id
         cls.tax_sale = cls.company_data["default_tax_sale"]
-        cls.product_hosting = cls.env["product.product"].create({
-            "name": "Hosting",
-            "type": "service",
-            "list_price": 100.0,
-            "subscription_ok": True,
-            "taxes_id": [Command.set(cls.tax_sale.ids)],
-        })
-        cls.product_support = cls.env["product.product"].create({
-            "name": "Support",
-            "type": "service",
-            "list_price": 30.0,
-            "subscription_ok": True,
-            "taxes_id": [Command.set(cls.tax_sale.ids)],
-        })
+        cls.product_hosting = cls.env["product.product"].create(
+            {
+                "name": "Hosting",
+                "type": "service",
+                "list_price": 100.0,
+                "subscription_ok": True,
+                "taxes_id": [Command.set(cls.tax_sale.ids)],
+            }
+        )
+        cls.product_support = cls.env["product.product"].create(
+            {
+                "name": "Support",
+                "type": "service",
+                "list_price": 30.0,
+                "subscription_ok": True,
+                "taxes_id": [Command.set(cls.tax_sale.ids)],
+            }
+        )
         cls.plan_monthly = cls._create_plan(code="M", name="Monthly")
         cls.plan_yearly = cls._create_plan(code="Y", name="Yearly", billing_period_unit="year", price=1200.0)
         cls.plan_arrears = cls._create_plan(code="A", name="Monthly in arrears", billing_timing="arrears")
         cls.customer = cls.env["res.partner"].create({"name": "Müller GmbH", "email": "billing@mueller.example"})
-        cls.customer_contact = cls.env["res.partner"].create({
-            "name": "Anna Müller",
-            "parent_id": cls.customer.id,
-            "email": "anna@mueller.example",
-        })
+        cls.customer_contact = cls.env["res.partner"].create(
+            {
+                "name": "Anna Müller",
+                "parent_id": cls.customer.id,
+                "email": "anna@mueller.example",
+            }
+        )
         cls.other_customer = cls.env["res.partner"].create({"name": "Schmidt AG", "email": "ap@schmidt.example"})
 
     # ------------------------------------------------------------------
@@ -52,21 +58,25 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
     @classmethod
     def _create_plan(cls, code, name, price=100.0, product=None, **values):
         product = product or cls.product_hosting
-        return cls.env["subscription.plan"].create({
-            "name": name,
-            "code": code,
-            "line_ids": [Command.create({"product_id": product.id, "name": product.name, "price_unit": price})],
-            **values,
-        })
+        return cls.env["subscription.plan"].create(
+            {
+                "name": name,
+                "code": code,
+                "line_ids": [Command.create({"product_id": product.id, "name": product.name, "price_unit": price})],
+                **values,
+            }
+        )
 
     @classmethod
     def _create_subscription(cls, plan=None, partner=None, start_date=date(2026, 1, 1), **values):
-        return cls.env["subscription.subscription"].create({
-            "partner_id": (partner or cls.customer).id,
-            "plan_id": (plan or cls.plan_monthly).id,
-            "start_date": start_date,
-            **values,
-        })
+        return cls.env["subscription.subscription"].create(
+            {
+                "partner_id": (partner or cls.customer).id,
+                "plan_id": (plan or cls.plan_monthly).id,
+                "start_date": start_date,
+                **values,
+            }
+        )
 
     @classmethod
     def _start(cls, plan=None, partner=None, start_date=date(2026, 1, 1), **values):

@@ -28,8 +28,10 @@ class TestBillingErrors(SubscriptionCommon):
                 raise ValueError("tax mapping is broken for this customer")
             return original(subscription, line, period)
 
-        with patch.object(SubscriptionSubscription, "_prepare_invoice_line_values", failing_for_bad), \
-                mute_logger("odoo.addons.subscription_billing.models.subscription_subscription"):
+        with (
+            patch.object(SubscriptionSubscription, "_prepare_invoice_line_values", failing_for_bad),
+            mute_logger("odoo.addons.subscription_billing.models.subscription_subscription"),
+        ):
             result = (good_before | bad | good_after)._run_billing(date(2026, 1, 1))
         self.assertEqual(result["errors"], bad)
         self.assertEqual(result["invoices"].subscription_ids, good_before | good_after)
@@ -59,8 +61,9 @@ class TestBillingErrors(SubscriptionCommon):
         sub = self._start(start_date=date(2026, 1, 1))
         wizard = self.env["subscription.billing.run.wizard"].create({"date_ref": date(2026, 2, 1)})
         wizard.action_run()
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)),
-                                                     (date(2026, 2, 1), date(2026, 2, 28))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
+        )
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
@@ -80,19 +83,24 @@ class TestBillingConcurrency(TransactionCase):
             company = env.ref("base.main_company")
             if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
                 env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
-            product = env["product.product"].create({"name": "Concurrency hosting", "type": "service",
-                                                     "subscription_ok": True, "taxes_id": False})
-            plan = env["subscription.plan"].create({
-                "name": "Concurrency monthly",
-                "code": f"CONC-{self.id()[-40:]}",
-                "company_id": company.id,
-                "line_ids": [Command.create({"product_id": product.id, "price_unit": 10.0})],
-            })
+            product = env["product.product"].create(
+                {"name": "Concurrency hosting", "type": "service", "subscription_ok": True, "taxes_id": False}
+            )
+            plan = env["subscription.plan"].create(
+                {
+                    "name": "Concurrency monthly",
+                    "code": f"CONC-{self.id()[-40:]}",
+                    "company_id": company.id,
+                    "line_ids": [Command.create({"product_id": product.id, "price_unit": 10.0})],
+                }
+            )
             partner = env["res.partner"].create({"name": "Concurrency customer"})
-            subs = env["subscription.subscription"].create([
-                {"partner_id": partner.id, "plan_id": plan.id, "start_date": self.START, "company_id": company.id}
-                for _i in range(5)
-            ])
+            subs = env["subscription.subscription"].create(
+                [
+                    {"partner_id": partner.id, "plan_id": plan.id, "start_date": self.START, "company_id": company.id}
+                    for _i in range(5)
+                ]
+            )
             subs.action_start()
             cr.commit()
             self.subscription_ids = subs.ids
@@ -112,10 +120,12 @@ class TestBillingConcurrency(TransactionCase):
     def _billed_line_count(self):
         with self.env.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            return env["account.move.line"].search_count([
-                ("subscription_id", "in", self.subscription_ids),
-                ("parent_state", "!=", "cancel"),
-            ])
+            return env["account.move.line"].search_count(
+                [
+                    ("subscription_id", "in", self.subscription_ids),
+                    ("parent_state", "!=", "cancel"),
+                ]
+            )
 
     def test_two_workers_at_once_bill_each_period_once(self):
         env_a, env_b = self._env(), self._env()
@@ -157,17 +167,25 @@ class TestBillingConcurrency(TransactionCase):
             return original(subscriptions, date_ref)
 
         domain = [("id", "in", self.subscription_ids)]
-        with patch.object(SubscriptionSubscription, "_run_billing", crash_on_second_batch), \
-                patch.object(type(Subscription), "_get_subscriptions_to_bill_domain",
-                             lambda self, date_ref: domain + [("next_invoice_date", "<=", date_ref)]):
+        with (
+            patch.object(SubscriptionSubscription, "_run_billing", crash_on_second_batch),
+            patch.object(
+                type(Subscription),
+                "_get_subscriptions_to_bill_domain",
+                lambda self, date_ref: domain + [("next_invoice_date", "<=", date_ref)],
+            ),
+        ):
             with self.assertRaises(KeyboardInterrupt):
                 Subscription._run_billing_for_all(self.START, commit=True, batch_size=2)
         env_a.cr.rollback()
         self.assertEqual(self._billed_line_count(), 2, "the first batch was committed before the crash")
 
         env_b = self._env()
-        with patch.object(type(env_b["subscription.subscription"]), "_get_subscriptions_to_bill_domain",
-                          lambda self, date_ref: domain + [("next_invoice_date", "<=", date_ref)]):
+        with patch.object(
+            type(env_b["subscription.subscription"]),
+            "_get_subscriptions_to_bill_domain",
+            lambda self, date_ref: domain + [("next_invoice_date", "<=", date_ref)],
+        ):
             result = env_b["subscription.subscription"]._run_billing_for_all(self.START, commit=True, batch_size=2)
         self.assertEqual(len(result["invoices"]), 3, "the rerun bills exactly the three that were left")
         self.assertEqual(self._billed_line_count(), 5)

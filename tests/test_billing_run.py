@@ -25,8 +25,9 @@ class TestBillingRun(SubscriptionCommon):
         invoices = self._run(date(2026, 1, 15), sub)["invoices"]
         self.assertEqual(len(invoices), 1)
         line = invoices.invoice_line_ids
-        self.assertEqual((line.subscription_period_start, line.subscription_period_end),
-                         (date(2026, 1, 15), date(2026, 2, 14)))
+        self.assertEqual(
+            (line.subscription_period_start, line.subscription_period_end), (date(2026, 1, 15), date(2026, 2, 14))
+        )
         self.assertEqual(invoices.invoice_date, date(2026, 1, 15))
         self.assertEqual(line.subscription_id, sub)
         self.assertEqual(line.subscription_line_id, sub.line_ids)
@@ -71,8 +72,9 @@ class TestBillingRun(SubscriptionCommon):
         plan = self._create_plan(code="CAL", name="Calendar", price=310.0, period_alignment="calendar")
         sub = self._start(plan=plan, start_date=date(2026, 1, 22))
         invoices = self._run(date(2026, 2, 1), sub)["invoices"].sorted("id")
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 22), date(2026, 1, 31)),
-                                                     (date(2026, 2, 1), date(2026, 2, 28))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 22), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
+        )
         # 10 of 31 days of January
         self.assertEqual(invoices[0].invoice_line_ids.price_unit, sub.currency_id.round(310.0 * 10 / 31))
         self.assertEqual(invoices[1].invoice_line_ids.price_unit, 310.0)
@@ -97,8 +99,9 @@ class TestBillingRun(SubscriptionCommon):
         self.assertFalse(sub.next_invoice_date)
         sub._resume(date(2026, 4, 10))
         self._run(date(2026, 4, 10), sub)
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)),
-                                                     (date(2026, 4, 10), date(2026, 5, 9))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 4, 10), date(2026, 5, 9))]
+        )
 
     def test_arrears_bills_the_used_part_before_a_pause(self):
         sub = self._start(plan=self.plan_arrears, start_date=date(2026, 1, 1))
@@ -110,8 +113,9 @@ class TestBillingRun(SubscriptionCommon):
     def test_last_period_is_cut_at_the_end_date(self):
         sub = self._start(start_date=date(2026, 1, 1), end_date=date(2026, 2, 10))
         self._run(date(2026, 6, 1), sub)
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)),
-                                                     (date(2026, 2, 1), date(2026, 2, 10))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 10))]
+        )
         self.assertFalse(sub.next_invoice_date, "nothing left to bill after the end date")
 
     # --- invoices --------------------------------------------------------
@@ -135,8 +139,10 @@ class TestBillingRun(SubscriptionCommon):
     def test_grouping_option_puts_a_customers_subscriptions_due_the_same_day_on_one_invoice(self):
         self.customer.subscription_invoice_grouping = True
         sub_a = self._start(start_date=date(2026, 1, 1))
-        sub_b = self._start(plan=self._create_plan(code="SUP", name="Support", product=self.product_support,
-                                                   price=30.0), start_date=date(2026, 1, 1))
+        sub_b = self._start(
+            plan=self._create_plan(code="SUP", name="Support", product=self.product_support, price=30.0),
+            start_date=date(2026, 1, 1),
+        )
         sub_c = self._start(start_date=date(2026, 1, 5))
         invoices = self._run(date(2026, 1, 5), sub_a | sub_b | sub_c)["invoices"]
         self.assertEqual(len(invoices), 2, "subscriptions due on 1 Jan share an invoice; 5 Jan gets its own")
@@ -157,19 +163,25 @@ class TestBillingRun(SubscriptionCommon):
         invoice = self._run(date(2026, 1, 1), sub)["invoices"]
         line = invoice.invoice_line_ids
         with self.assertRaises(UniqueViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-            self.env["account.move"].create({
-                "move_type": "out_invoice",
-                "partner_id": self.customer.id,
-                "invoice_date": date(2026, 1, 2),
-                "invoice_line_ids": [Command.create({
-                    "product_id": self.product_hosting.id,
-                    "price_unit": 100.0,
-                    "subscription_id": sub.id,
-                    "subscription_line_id": line.subscription_line_id.id,
-                    "subscription_period_start": line.subscription_period_start,
-                    "subscription_period_end": line.subscription_period_end,
-                })],
-            })
+            self.env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_date": date(2026, 1, 2),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_hosting.id,
+                                "price_unit": 100.0,
+                                "subscription_id": sub.id,
+                                "subscription_line_id": line.subscription_line_id.id,
+                                "subscription_period_start": line.subscription_period_start,
+                                "subscription_period_end": line.subscription_period_end,
+                            }
+                        )
+                    ],
+                }
+            )
 
     def test_cancelled_invoice_releases_its_period_to_be_billed_again_on_purpose(self):
         sub = self._start(start_date=date(2026, 1, 1))

@@ -47,8 +47,10 @@ class TestInputValidation(SubscriptionCommon):
     # ------------------------------------------------------------------
     def test_create_with_end_before_start_is_refused(self):
         before = self._count("subscription.subscription")
-        message = self._refused("subscription.subscription", lambda: self._create_subscription(
-            start_date=date(2026, 3, 1), end_date=date(2026, 2, 28)))
+        message = self._refused(
+            "subscription.subscription",
+            lambda: self._create_subscription(start_date=date(2026, 3, 1), end_date=date(2026, 2, 28)),
+        )
         self.assertIn("end date", message.lower())
         self.assertEqual(self._count("subscription.subscription"), before, "no subscription was created")
 
@@ -77,11 +79,16 @@ class TestInputValidation(SubscriptionCommon):
     def test_negative_quantity_on_a_new_line_is_refused(self):
         sub = self._create_subscription()
         lines_before = len(sub.line_ids)
-        message = self._refused("subscription.line", lambda: self.env["subscription.line"].create({
-            "subscription_id": sub.id,
-            "product_id": self.product_support.id,
-            "quantity": -2,
-        }))
+        message = self._refused(
+            "subscription.line",
+            lambda: self.env["subscription.line"].create(
+                {
+                    "subscription_id": sub.id,
+                    "product_id": self.product_support.id,
+                    "quantity": -2,
+                }
+            ),
+        )
         self.assertIn("quantity", message.lower())
         sub.invalidate_recordset()
         self.assertEqual(len(sub.line_ids), lines_before)
@@ -89,9 +96,14 @@ class TestInputValidation(SubscriptionCommon):
     def test_negative_quantity_on_an_existing_line_is_refused_naming_product_and_subscription(self):
         sub = self._create_subscription()
         line = sub.line_ids
-        message = self._refused("subscription.line", lambda: sub.write({
-            "line_ids": [Command.update(line.id, {"quantity": -1})],
-        }))
+        message = self._refused(
+            "subscription.line",
+            lambda: sub.write(
+                {
+                    "line_ids": [Command.update(line.id, {"quantity": -1})],
+                }
+            ),
+        )
         self.assertIn(sub.name, message)
         self.assertIn(self.product_hosting.name, message)
         line.invalidate_recordset()
@@ -117,36 +129,52 @@ class TestInputValidation(SubscriptionCommon):
     # ------------------------------------------------------------------
     def test_line_with_a_product_of_another_company_is_refused(self):
         company_2 = self.setup_other_company()["company"]
-        foreign_product = self.env["product.product"].create({
-            "name": "Foreign Hosting",
-            "type": "service",
-            "list_price": 10.0,
-            "subscription_ok": True,
-            "company_id": company_2.id,
-        })
+        foreign_product = self.env["product.product"].create(
+            {
+                "name": "Foreign Hosting",
+                "type": "service",
+                "list_price": 10.0,
+                "subscription_ok": True,
+                "company_id": company_2.id,
+            }
+        )
         sub = self._create_subscription()
         lines_before = len(sub.line_ids)
-        message = self._refused("subscription.line", lambda: self.env["subscription.line"].create({
-            "subscription_id": sub.id,
-            "product_id": foreign_product.id,
-        }), exceptions=(UserError, ValidationError))
+        message = self._refused(
+            "subscription.line",
+            lambda: self.env["subscription.line"].create(
+                {
+                    "subscription_id": sub.id,
+                    "product_id": foreign_product.id,
+                }
+            ),
+            exceptions=(UserError, ValidationError),
+        )
         self.assertIn("Foreign Hosting", message)
         sub.invalidate_recordset()
         self.assertEqual(len(sub.line_ids), lines_before)
 
     def test_plan_line_with_a_product_of_another_company_is_refused(self):
         company_2 = self.setup_other_company()["company"]
-        foreign_product = self.env["product.product"].create({
-            "name": "Foreign Support",
-            "type": "service",
-            "subscription_ok": True,
-            "company_id": company_2.id,
-        })
+        foreign_product = self.env["product.product"].create(
+            {
+                "name": "Foreign Support",
+                "type": "service",
+                "subscription_ok": True,
+                "company_id": company_2.id,
+            }
+        )
         plans_before = self._count("subscription.plan")
-        message = self._refused("subscription.plan", lambda: self._create_plan(
-            code="FOREIGN", name="Plan with foreign product", product=foreign_product,
-            company_id=self.env.company.id,
-        ), exceptions=(UserError, ValidationError))
+        message = self._refused(
+            "subscription.plan",
+            lambda: self._create_plan(
+                code="FOREIGN",
+                name="Plan with foreign product",
+                product=foreign_product,
+                company_id=self.env.company.id,
+            ),
+            exceptions=(UserError, ValidationError),
+        )
         self.assertIn("Foreign Support", message)
         self.assertEqual(self._count("subscription.plan"), plans_before)
 
@@ -154,8 +182,11 @@ class TestInputValidation(SubscriptionCommon):
         company_2 = self.setup_other_company()["company"]
         foreign_customer = self.env["res.partner"].create({"name": "Foreign Customer", "company_id": company_2.id})
         before = self._count("subscription.subscription")
-        message = self._refused("subscription.subscription", lambda: self._create_subscription(
-            partner=foreign_customer), exceptions=(UserError, ValidationError))
+        message = self._refused(
+            "subscription.subscription",
+            lambda: self._create_subscription(partner=foreign_customer),
+            exceptions=(UserError, ValidationError),
+        )
         self.assertIn("Foreign Customer", message)
         self.assertEqual(self._count("subscription.subscription"), before)
 
@@ -163,8 +194,11 @@ class TestInputValidation(SubscriptionCommon):
         company_2 = self.setup_other_company()["company"]
         foreign_plan = self._create_plan(code="C2", name="Company 2 plan", company_id=company_2.id)
         before = self._count("subscription.subscription")
-        message = self._refused("subscription.subscription", lambda: self._create_subscription(
-            plan=foreign_plan), exceptions=(UserError, ValidationError))
+        message = self._refused(
+            "subscription.subscription",
+            lambda: self._create_subscription(plan=foreign_plan),
+            exceptions=(UserError, ValidationError),
+        )
         self.assertIn("Company 2 plan", message)
         self.assertEqual(self._count("subscription.subscription"), before)
 
@@ -174,8 +208,7 @@ class TestInputValidation(SubscriptionCommon):
     def test_subscription_in_a_currency_without_plan_price_is_refused(self):
         self.assertNotEqual(self.plan_monthly.currency_id, self.chf)
         before = self._count("subscription.subscription")
-        message = self._refused("subscription.subscription", lambda: self._create_subscription(
-            currency_id=self.chf.id))
+        message = self._refused("subscription.subscription", lambda: self._create_subscription(currency_id=self.chf.id))
         self.assertIn(self.plan_monthly.name, message)
         self.assertIn("CHF", message)
         self.assertEqual(self._count("subscription.subscription"), before)
@@ -211,26 +244,41 @@ class TestInputValidation(SubscriptionCommon):
         plan = self._create_plan(code="DUP", name="Duplicate price plan")
         plan_line = plan.line_ids
         plan_line.price_ids = [Command.create({"currency_id": self.chf.id, "price_unit": 95.0})]
-        message = self._refused("subscription.plan.price", lambda: self.env["subscription.plan.price"].create({
-            "plan_line_id": plan_line.id, "currency_id": self.chf.id, "price_unit": 90.0,
-        }))
+        message = self._refused(
+            "subscription.plan.price",
+            lambda: self.env["subscription.plan.price"].create(
+                {
+                    "plan_line_id": plan_line.id,
+                    "currency_id": self.chf.id,
+                    "price_unit": 90.0,
+                }
+            ),
+        )
         self.assertIn("currency", message.lower())
         plan_line.invalidate_recordset()
         self.assertEqual(plan_line.price_ids.mapped("price_unit"), [95.0])
 
     def test_negative_plan_line_price_is_refused_naming_plan_and_product(self):
         plans_before = self._count("subscription.plan")
-        message = self._refused("subscription.plan", lambda: self._create_plan(
-            code="NEG", name="Negative plan", price=-10.0))
+        message = self._refused(
+            "subscription.plan", lambda: self._create_plan(code="NEG", name="Negative plan", price=-10.0)
+        )
         self.assertIn("Negative plan", message)
         self.assertIn(self.product_hosting.name, message)
         self.assertEqual(self._count("subscription.plan"), plans_before)
 
     def test_negative_plan_price_in_another_currency_is_refused(self):
         plan_line = self.plan_monthly.line_ids
-        message = self._refused("subscription.plan.price", lambda: self.env["subscription.plan.price"].create({
-            "plan_line_id": plan_line.id, "currency_id": self.chf.id, "price_unit": -1.0,
-        }))
+        message = self._refused(
+            "subscription.plan.price",
+            lambda: self.env["subscription.plan.price"].create(
+                {
+                    "plan_line_id": plan_line.id,
+                    "currency_id": self.chf.id,
+                    "price_unit": -1.0,
+                }
+            ),
+        )
         self.assertIn("negative", message.lower())
         self.assertEqual(self._count("subscription.plan.price", [("plan_line_id", "=", plan_line.id)]), 0)
 
@@ -239,8 +287,9 @@ class TestInputValidation(SubscriptionCommon):
     # ------------------------------------------------------------------
     def test_billing_period_of_zero_is_refused_on_a_new_plan(self):
         plans_before = self._count("subscription.plan")
-        message = self._refused("subscription.plan", lambda: self._create_plan(
-            code="ZERO", name="Zero period plan", billing_period_count=0))
+        message = self._refused(
+            "subscription.plan", lambda: self._create_plan(code="ZERO", name="Zero period plan", billing_period_count=0)
+        )
         self.assertIn("billing period", message.lower())
         self.assertEqual(self._count("subscription.plan"), plans_before)
 
@@ -255,8 +304,10 @@ class TestInputValidation(SubscriptionCommon):
         self.assertEqual(plan.billing_period_count, 1)
 
     def test_negative_billing_period_is_refused(self):
-        message = self._refused("subscription.plan", lambda: self._create_plan(
-            code="NEGP", name="Negative period plan", billing_period_count=-1))
+        message = self._refused(
+            "subscription.plan",
+            lambda: self._create_plan(code="NEGP", name="Negative period plan", billing_period_count=-1),
+        )
         self.assertIn("billing period", message.lower())
 
     def test_negative_notice_period_is_refused(self):

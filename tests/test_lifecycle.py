@@ -10,11 +10,21 @@ STATES = ("draft", "trial", "active", "paused", "notice", "ended")
 
 #: the lifecycle as specified (written out here, not imported from the code under test)
 ALLOWED = {
-    ("draft", "trial"), ("draft", "active"),
-    ("trial", "active"), ("trial", "paused"), ("trial", "notice"), ("trial", "ended"),
-    ("active", "paused"), ("active", "notice"), ("active", "ended"),
-    ("paused", "active"), ("paused", "notice"), ("paused", "ended"),
-    ("notice", "active"), ("notice", "paused"), ("notice", "ended"),
+    ("draft", "trial"),
+    ("draft", "active"),
+    ("trial", "active"),
+    ("trial", "paused"),
+    ("trial", "notice"),
+    ("trial", "ended"),
+    ("active", "paused"),
+    ("active", "notice"),
+    ("active", "ended"),
+    ("paused", "active"),
+    ("paused", "notice"),
+    ("paused", "ended"),
+    ("notice", "active"),
+    ("notice", "paused"),
+    ("notice", "ended"),
     ("ended", "active"),
 }
 
@@ -28,23 +38,40 @@ class TestLifecycle(SubscriptionCommon):
         super().setUpClass()
         # 12-month minimum term renewing by 12 months, one month's notice
         cls.plan_term = cls._create_plan(
-            code="T12", name="Twelve months", min_term_count=12, min_term_unit="month",
-            notice_period_count=1, notice_period_unit="month",
+            code="T12",
+            name="Twelve months",
+            min_term_count=12,
+            min_term_unit="month",
+            notice_period_count=1,
+            notice_period_unit="month",
         )
         # 12-month term that does not renew
         cls.plan_fixed = cls._create_plan(
-            code="FIX12", name="Fixed twelve months", min_term_count=12, min_term_unit="month",
-            auto_renew=False, notice_period_count=1, notice_period_unit="month",
+            code="FIX12",
+            name="Fixed twelve months",
+            min_term_count=12,
+            min_term_unit="month",
+            auto_renew=False,
+            notice_period_count=1,
+            notice_period_unit="month",
         )
         # consumer contract (§ 309 Nr. 9 BGB): 12-month term, one month's notice
         cls.plan_consumer = cls._create_plan(
-            code="B2C12", name="Consumer twelve months", min_term_count=12, min_term_unit="month",
-            notice_period_count=1, notice_period_unit="month", consumer_contract_rule=True,
+            code="B2C12",
+            name="Consumer twelve months",
+            min_term_count=12,
+            min_term_unit="month",
+            notice_period_count=1,
+            notice_period_unit="month",
+            consumer_contract_rule=True,
         )
-        cls.plan_trial = cls._create_plan(code="TRIAL14", name="Trial plan", trial_period_count=14,
-                                          trial_period_unit="day")
+        cls.plan_trial = cls._create_plan(
+            code="TRIAL14", name="Trial plan", trial_period_count=14, trial_period_unit="day"
+        )
         cls.clerk = new_test_user(
-            cls.env, login="lifecycle_clerk", name="Lifecycle Clerk",
+            cls.env,
+            login="lifecycle_clerk",
+            name="Lifecycle Clerk",
             groups="subscription_billing.group_subscription_user",
         )
 
@@ -61,7 +88,7 @@ class TestLifecycle(SubscriptionCommon):
         periods = self._billed_periods(sub)
         self.assertTrue(periods, "something must have been billed")
         self.assertEqual(periods[0][0], first_day, f"billing starts on {first_day}: {periods}")
-        for (_start, end), (next_start, _end) in zip(periods, periods[1:]):
+        for (_start, end), (next_start, _end) in zip(periods, periods[1:], strict=False):
             self.assertEqual(next_start, end + timedelta(days=1), f"gap or overlap in {periods}")
         self.assertGreaterEqual(periods[-1][1], last_day, f"billing covers up to {last_day}: {periods}")
 
@@ -176,8 +203,9 @@ class TestLifecycle(SubscriptionCommon):
         self.assertEqual(sub.billing_anchor_date, date(2026, 3, 5))
         self.assertEqual(sub.next_invoice_date, date(2026, 3, 5))
         sub._run_billing(date(2026, 3, 5))
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)),
-                                                     (date(2026, 3, 5), date(2026, 4, 4))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 3, 5), date(2026, 4, 4))]
+        )
 
     def test_resume_never_bills_again_a_period_paid_before_the_pause(self):
         sub = self._start(start_date=date(2026, 1, 1))
@@ -186,8 +214,9 @@ class TestLifecycle(SubscriptionCommon):
         sub._resume(date(2026, 1, 20))  # resumed within the paid period
         self.assertEqual(sub.billing_anchor_date, date(2026, 2, 1), "billing resumes after the paid period")
         sub._run_billing(date(2026, 2, 1))
-        self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)),
-                                                     (date(2026, 2, 1), date(2026, 2, 28))])
+        self.assertEqual(
+            self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
+        )
 
     def test_resume_keeps_the_used_days_before_the_pause_billable(self):
         # In arrears, February 1-9 is used before the pause of 10 February and due on 10 February.
@@ -226,8 +255,10 @@ class TestLifecycle(SubscriptionCommon):
         sub._request_cancellation(date(2026, 6, 10))
         self.assertEqual(sub.state, "notice")
         sub._reactivate(date(2026, 6, 20))
-        self.assertFalse(sub.state == "active" and sub.pause_date,
-                         f"state {sub.state!r} with pause date {sub.pause_date}: active but never billed")
+        self.assertFalse(
+            sub.state == "active" and sub.pause_date,
+            f"state {sub.state!r} with pause date {sub.pause_date}: active but never billed",
+        )
 
     # ------------------------------------------------------------------
     # cancellation: minimum term, notice period, renewal
@@ -260,8 +291,7 @@ class TestLifecycle(SubscriptionCommon):
 
     def test_requested_later_end_date_is_kept(self):
         sub = self._start(plan=self.plan_term, start_date=date(2026, 1, 1))
-        self.assertEqual(sub._request_cancellation(date(2026, 11, 30), end_date=date(2027, 3, 31)),
-                         date(2027, 3, 31))
+        self.assertEqual(sub._request_cancellation(date(2026, 11, 30), end_date=date(2027, 3, 31)), date(2027, 3, 31))
         self.assertEqual(sub.end_date, date(2027, 3, 31))
 
     def test_end_date_before_the_earliest_allowed_is_refused_and_nothing_changes(self):
@@ -269,8 +299,11 @@ class TestLifecycle(SubscriptionCommon):
         with self.assertRaises(ValidationError) as caught:
             sub._request_cancellation(date(2026, 11, 30), reason="too early", end_date=date(2026, 12, 15))
         self.assertIn(sub.name, str(caught.exception))
-        self.assertIn(format_date(self.env, date(2026, 12, 31)), str(caught.exception),
-                      "the message tells the earliest possible end")
+        self.assertIn(
+            format_date(self.env, date(2026, 12, 31)),
+            str(caught.exception),
+            "the message tells the earliest possible end",
+        )
         sub.invalidate_recordset()
         self.assertEqual(sub.state, "active")
         self.assertFalse(sub.end_date)
@@ -315,24 +348,45 @@ class TestLifecycle(SubscriptionCommon):
     def test_consumer_rule_refuses_a_notice_period_over_one_month(self):
         plans_before = self.env["subscription.plan"].search_count([])
         with self.assertRaises(ValidationError) as caught, self.env.cr.savepoint():
-            self._create_plan(code="B2C-N3", name="Consumer long notice", min_term_count=12,
-                              notice_period_count=3, notice_period_unit="month", consumer_contract_rule=True)
+            self._create_plan(
+                code="B2C-N3",
+                name="Consumer long notice",
+                min_term_count=12,
+                notice_period_count=3,
+                notice_period_unit="month",
+                consumer_contract_rule=True,
+            )
         self.assertIn("Consumer long notice", str(caught.exception))
         self.assertEqual(self.env["subscription.plan"].search_count([]), plans_before)
 
     def test_consumer_rule_refuses_an_initial_term_over_24_months(self):
         with self.assertRaises(ValidationError) as caught, self.env.cr.savepoint():
-            self._create_plan(code="B2C-25", name="Consumer 25 months", min_term_count=25,
-                              notice_period_count=1, consumer_contract_rule=True)
+            self._create_plan(
+                code="B2C-25",
+                name="Consumer 25 months",
+                min_term_count=25,
+                notice_period_count=1,
+                consumer_contract_rule=True,
+            )
         self.assertIn("Consumer 25 months", str(caught.exception))
         # 24 months is the maximum and is accepted
-        plan = self._create_plan(code="B2C-24", name="Consumer 24 months", min_term_count=24,
-                                 notice_period_count=1, consumer_contract_rule=True)
+        plan = self._create_plan(
+            code="B2C-24",
+            name="Consumer 24 months",
+            min_term_count=24,
+            notice_period_count=1,
+            consumer_contract_rule=True,
+        )
         self.assertTrue(plan.consumer_contract_rule)
 
     def test_consumer_rule_cannot_be_switched_on_for_a_long_notice_plan(self):
-        plan = self._create_plan(code="B2B-N3", name="Business long notice", min_term_count=12,
-                                 notice_period_count=3, notice_period_unit="month")
+        plan = self._create_plan(
+            code="B2B-N3",
+            name="Business long notice",
+            min_term_count=12,
+            notice_period_count=3,
+            notice_period_unit="month",
+        )
         with self.assertRaises(ValidationError), self.env.cr.savepoint():
             plan.consumer_contract_rule = True
             plan.flush_recordset()
@@ -399,15 +453,20 @@ class TestLifecycle(SubscriptionCommon):
         invoice = sub._run_billing(date(2026, 6, 15))["invoices"]
         self.assertEqual(len(invoice), 1)
         line = invoice.invoice_line_ids
-        self.assertEqual((line.subscription_period_start, line.subscription_period_end),
-                         (date(2026, 6, 15), date(2026, 7, 14)))
+        self.assertEqual(
+            (line.subscription_period_start, line.subscription_period_end), (date(2026, 6, 15), date(2026, 7, 14))
+        )
         self.assertEqual(line.price_unit, 100.0, "a full period, no proration")
-        self.assertEqual(self._billed_periods(sub), [
-            (date(2026, 1, 1), date(2026, 1, 31)),
-            (date(2026, 2, 1), date(2026, 2, 28)),
-            (date(2026, 3, 1), date(2026, 3, 31)),
-            (date(2026, 6, 15), date(2026, 7, 14)),
-        ], "nothing for April 1 - June 14")
+        self.assertEqual(
+            self._billed_periods(sub),
+            [
+                (date(2026, 1, 1), date(2026, 1, 31)),
+                (date(2026, 2, 1), date(2026, 2, 28)),
+                (date(2026, 3, 1), date(2026, 3, 31)),
+                (date(2026, 6, 15), date(2026, 7, 14)),
+            ],
+            "nothing for April 1 - June 14",
+        )
 
     def test_reactivate_after_end_keeps_the_unbilled_last_period_billable(self):
         # In arrears March is due on 1 April. The subscription ends on 31 March and is reactivated
@@ -449,11 +508,13 @@ class TestLifecycle(SubscriptionCommon):
 
     def test_cancel_wizard_refuses_an_end_date_before_the_earliest(self):
         sub = self._start(plan=self.plan_term, start_date=date(2026, 1, 1))
-        wizard = self.env["subscription.cancel.wizard"].create({
-            "subscription_id": sub.id,
-            "request_date": date(2026, 11, 30),
-            "end_date": date(2026, 12, 1),
-        })
+        wizard = self.env["subscription.cancel.wizard"].create(
+            {
+                "subscription_id": sub.id,
+                "request_date": date(2026, 11, 30),
+                "end_date": date(2026, 12, 1),
+            }
+        )
         with self.assertRaises(ValidationError):
             wizard.action_confirm()
         self.assertEqual(sub.state, "active")

@@ -8,24 +8,32 @@ from .common import SubscriptionCommon
 
 @tagged("post_install", "-at_install", "subscription_billing")
 class TestPortal(SubscriptionCommon, HttpCase):
-    """"My subscriptions": a customer sees their own subscriptions, and only those."""
+    """ "My subscriptions": a customer sees their own subscriptions, and only those."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.product_portal = cls.env["product.product"].create({
-            "name": "Portal Hosting XL",
-            "type": "service",
-            "list_price": 75.0,
-            "subscription_ok": True,
-        })
-        cls.plan_portal = cls._create_plan(code="PORTAL", name="Portal Premium Plan", price=75.0,
-                                           product=cls.product_portal)
+        cls.product_portal = cls.env["product.product"].create(
+            {
+                "name": "Portal Hosting XL",
+                "type": "service",
+                "list_price": 75.0,
+                "subscription_ok": True,
+            }
+        )
+        cls.plan_portal = cls._create_plan(
+            code="PORTAL", name="Portal Premium Plan", price=75.0, product=cls.product_portal
+        )
         # customer A (cls.customer) with the contact Anna, who has a portal login
         cls.portal_password = "anna-portal-pw-2026"
         cls.portal_user = new_test_user(
-            cls.env, login="anna_portal", password=cls.portal_password, groups="base.group_portal",
-            partner_id=cls.customer_contact.id, name=cls.customer_contact.name, email=cls.customer_contact.email,
+            cls.env,
+            login="anna_portal",
+            password=cls.portal_password,
+            groups="base.group_portal",
+            partner_id=cls.customer_contact.id,
+            name=cls.customer_contact.name,
+            email=cls.customer_contact.email,
         )
         cls.sub_own = cls._start(plan=cls.plan_portal, partner=cls.customer, start_date=date(2026, 1, 1))
         cls.invoice_own = cls.sub_own._run_billing(date(2026, 1, 1))["invoices"]
@@ -37,8 +45,9 @@ class TestPortal(SubscriptionCommon, HttpCase):
     def setUp(self):
         super().setUp()
         # the data was created by the test, not by the generated names of other runs
-        self.assertEqual(len({self.sub_own.name, self.sub_own_contact.name, self.sub_own_draft.name,
-                              self.sub_other.name}), 4)
+        self.assertEqual(
+            len({self.sub_own.name, self.sub_own_contact.name, self.sub_own_draft.name, self.sub_other.name}), 4
+        )
 
     def _get(self, url, **kwargs):
         response = self.url_open(url, **kwargs)

@@ -2,7 +2,7 @@ from odoo import _, fields, models
 
 
 class SubscriptionBillingRunWizard(models.TransientModel):
-    """"Bill everything due up to date X": the manual entry point of the billing run."""
+    """ "Bill everything due up to date X": the manual entry point of the billing run."""
 
     _name = "subscription.billing.run.wizard"
     _description = "Run Subscription Billing"

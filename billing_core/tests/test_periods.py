@@ -336,7 +336,7 @@ def test_consecutive_periods_tile_without_gap_or_overlap(anchor, interval, align
 def test_first_periods_tile_from_the_anchor(anchor, interval, alignment):
     periods = [period_for_index(anchor, interval, alignment, n) for n in range(25)]
     assert periods[0].start == anchor
-    for before, after in zip(periods, periods[1:]):
+    for before, after in zip(periods, periods[1:], strict=False):
         assert after.start == before.end + ONE_DAY
     assert [p.is_partial for p in periods[1:]] == [False] * 24
 
@@ -371,9 +371,7 @@ def test_month_end_anniversary_stays_on_month_end(year):
     expected_starts = [_month_end(year + (n // 12), n % 12 + 1) for n in range(36)]
     assert [p.start for p in periods] == expected_starts
     # each period ends the day before the next month end
-    assert [p.end for p in periods] == [s - ONE_DAY for s in expected_starts[1:]] + [
-        _month_end(year + 3, 1) - ONE_DAY
-    ]
+    assert [p.end for p in periods] == [s - ONE_DAY for s in expected_starts[1:]] + [_month_end(year + 3, 1) - ONE_DAY]
 
 
 def test_month_end_anniversary_literal_leap_year():
@@ -686,7 +684,8 @@ def test_due_periods_in_arrears_cut_period_is_due_the_day_after_last_day():
 
 
 def test_due_periods_after_last_day_returns_nothing():
-    assert due_periods(JAN_1, MONTHLY, ANNIVERSARY, date(2024, 4, 1), date(2030, 1, 1), last_day=date(2024, 3, 31)) == []
+    after_end = due_periods(JAN_1, MONTHLY, ANNIVERSARY, date(2024, 4, 1), date(2030, 1, 1), last_day=date(2024, 3, 31))
+    assert after_end == []
 
 
 def test_due_periods_respects_limit():
