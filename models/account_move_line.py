@@ -12,6 +12,12 @@ class AccountMoveLine(models.Model):
     )
     subscription_period_start = fields.Date(string="Service Start", copy=False)
     subscription_period_end = fields.Date(string="Service End", copy=False)
+    subscription_charge_id = fields.Many2one(
+        "subscription.charge", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
+    )
+    subscription_discount_id = fields.Many2one(
+        "subscription.discount", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
+    )
 
     # A period of a subscription line is billed at most once; a cancelled
     # invoice (parent_state = 'cancel') releases its periods.
@@ -19,4 +25,9 @@ class AccountMoveLine(models.Model):
         "(subscription_line_id, subscription_period_start) "
         "WHERE subscription_line_id IS NOT NULL AND parent_state != 'cancel'",
         "This period of the subscription line has already been invoiced.",
+    )
+    # A one-time charge is billed at most once (until its invoice is cancelled).
+    _subscription_charge_unique = models.UniqueIndex(
+        "(subscription_charge_id) WHERE subscription_charge_id IS NOT NULL AND parent_state != 'cancel'",
+        "This one-time charge has already been invoiced.",
     )

@@ -1,6 +1,23 @@
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
+
+from ..billing_core import pricing, usage
+from ..billing_core.periods import Period
+
+LINE_TYPES = [
+    ("recurring", "Recurring"),
+    ("usage", "Metered usage (in arrears)"),
+    ("setup", "Setup fee (first invoice)"),
+]
+PRICING_MODELS = [
+    ("per_unit", "Per unit (quantity × unit price)"),
+    ("graduated", "Tiered, graduated"),
+    ("volume", "Tiered, volume"),
+]
 
 
 class SubscriptionLine(models.Model):
@@ -46,6 +63,19 @@ class SubscriptionLine(models.Model):
         domain="[('type_tax_use', '=', 'sale')]",
     )
     price_subtotal = fields.Monetary(compute="_compute_price_subtotal", string="Subtotal", currency_field="currency_id")
+    active = fields.Boolean(default=True, help="Archived lines were replaced by a plan or quantity change.")
+    plan_line_id = fields.Many2one("subscription.plan.line", ondelete="set null", index="btree_not_null")
+    line_type = fields.Selection(LINE_TYPES, required=True, default="recurring")
+    is_addon = fields.Boolean(string="Add-on")
+    pricing_model = fields.Selection(PRICING_MODELS, required=True, default="per_unit")
+    included_quantity = fields.Float(digits="Product Unit", help="Units free of charge before the price applies.")
+    tier_ids = fields.One2many("subscription.price.tier", "subscription_line_id", string="Price Tiers", copy=True)
+    metric_id = fields.Many2one("subscription.usage.metric", check_company=True, ondelete="restrict")
+    date_start = fields.Date(
+        string="Billed From", help="First day this line is billed (set by a change); empty: from the start."
+    )
+    date_end = fields.Date(string="Billed Until", help="Last day this line is billed (set by a change).")
+    usage_billed_until = fields.Date(readonly=True, copy=False, help="Usage up to this day has been billed.")
 
     _quantity_not_negative = models.Constraint(
         "CHECK(quantity >= 0)",
@@ -86,11 +116,24 @@ class SubscriptionLine(models.Model):
             taxes = line.product_id.taxes_id._filter_taxes_by_company(company)
             line.tax_ids = line.subscription_id.fiscal_position_id.map_tax(taxes) if taxes else False
 
-    @api.depends("quantity", "price_unit", "discount", "currency_id")
+    @api.depends(
+        "quantity",
+        "price_unit",
+        "discount",
+        "currency_id",
+        "pricing_model",
+        "included_quantity",
+        "tier_ids.unit_price",
+        "tier_ids.flat_fee",
+        "tier_ids.up_to",
+        "line_type",
+    )
     def _compute_price_subtotal(self):
         for line in self:
-            subtotal = line.quantity * line.price_unit * (1 - (line.discount or 0.0) / 100.0)
-            line.price_subtotal = line.currency_id.round(subtotal) if line.currency_id else subtotal
+            if line.line_type == "usage":
+                line.price_subtotal = 0.0
+                continue
+            line.price_subtotal = float(line._get_full_period_amount())
 
     @api.constrains("quantity")
     def _check_quantity(self):
@@ -126,4 +169,186 @@ class SubscriptionLine(models.Model):
             description=self.name,
             start=format_date(self.env, period.start),
             end=format_date(self.env, period.end),
+        )
+
+    @api.constrains("line_type", "metric_id", "pricing_model", "tier_ids")
+    def _check_pricing_setup(self):
+        for line in self:
+            if line.line_type == "usage" and not line.metric_id:
+                raise ValidationError(_("Metered line %(line)s needs a usage metric.", line=line.display_name))
+            if line.pricing_model in ("graduated", "volume") and not line.tier_ids:
+                raise ValidationError(
+                    _(
+                        "Tiered line %(line)s needs price tiers in %(currency)s.",
+                        line=line.display_name,
+                        currency=line.currency_id.name,
+                    )
+                )
+
+    @api.constrains("date_start", "date_end")
+    def _check_line_dates(self):
+        for line in self:
+            if line.date_start and line.date_end and line.date_end < line.date_start - timedelta(days=1):
+                raise ValidationError(_("Line %(line)s ends before it starts.", line=line.display_name))
+
+    # ------------------------------------------------------------------
+    # Pricing (the math lives in billing_core.pricing)
+    # ------------------------------------------------------------------
+    def _get_tiers(self, currency=None):
+        """The line's price tiers in ``currency`` as :class:`pricing.Tier` rows, in order."""
+        self.ensure_one()
+        currency = currency or self.currency_id
+        rows = self.tier_ids.filtered(lambda t: t.currency_id == currency).sorted(
+            lambda t: (t.up_to_unlimited, t.up_to)
+        )
+        return [
+            pricing.Tier(
+                up_to=None if row.up_to_unlimited else Decimal(str(row.up_to)),
+                unit_price=Decimal(str(row.unit_price)),
+                flat_fee=Decimal(str(row.flat_fee)),
+            )
+            for row in rows
+        ]
+
+    def _rate(self, quantity):
+        """Rate ``quantity`` with the line's pricing model: a :class:`pricing.Rating` (unrounded)."""
+        self.ensure_one()
+        included = Decimal(str(self.included_quantity or 0))
+        quantity = Decimal(str(quantity))
+        if self.pricing_model == "per_unit":
+            return pricing.rate_per_unit(quantity, Decimal(str(self.price_unit)), included=included)
+        return pricing.rate_tiered(quantity, self._get_tiers(), self.pricing_model, included=included)
+
+    def _rounding_step(self):
+        return Decimal(str(self.currency_id.rounding))
+
+    def _get_full_period_amount(self):
+        """Untaxed amount of one full billing period (after the line's own percentage discount)."""
+        self.ensure_one()
+        if not self.currency_id:
+            return Decimal(0)
+        amount = self._rate(self.quantity).amount
+        if self.discount:
+            amount -= pricing.discount_value(amount, percent=Decimal(str(self.discount)))
+        return pricing.round_to(amount, self._rounding_step())
+
+    def _get_billed_part(self, period):
+        """The part of ``period`` this line is billed for (its own start/end dates), or ``None``."""
+        self.ensure_one()
+        start = max(period.start, self.date_start) if self.date_start else period.start
+        end = min(period.end, self.date_end) if self.date_end else period.end
+        if start > end:
+            return None
+        return Period(period.index, start, end, period.full_start, period.full_end)
+
+    # ------------------------------------------------------------------
+    # Invoice lines
+    # ------------------------------------------------------------------
+    def _prepare_invoice_line_values(self, period):
+        """Values of the invoice line(s) billing this recurring or setup line for ``period``.
+
+        A partial period (calendar alignment, end date, a mid-period change)
+        is prorated by days; tiered lines show the tiers applied.
+        """
+        self.ensure_one()
+        part = self._get_billed_part(period) if self.line_type == "recurring" else period
+        if part is None or not self.quantity:
+            return []
+        step = self._rounding_step()
+        rating = self._rate(self.quantity)
+        values = self._prepare_base_invoice_line_values(part)
+        if self.pricing_model == "per_unit" and not self.included_quantity:
+            price_unit = Decimal(str(self.price_unit))
+            if part.is_partial and self.line_type == "recurring":
+                price_unit = price_unit * part.days / part.full_days
+            values.update(
+                quantity=self.quantity, price_unit=float(pricing.round_to(price_unit, step)), discount=self.discount
+            )
+            return [values]
+        amount = rating.amount
+        if part.is_partial and self.line_type == "recurring":
+            amount = amount * part.days / part.full_days
+        values.update(
+            quantity=1.0,
+            price_unit=float(pricing.round_to(amount, step)),
+            discount=self.discount,
+            name=values["name"] + "\n" + self._describe_rating(rating),
+        )
+        return [values]
+
+    def _prepare_usage_invoice_line_values(self, usage_period, records):
+        """Values of the invoice line rating ``records`` (this line's usage in ``usage_period``)."""
+        self.ensure_one()
+        events = [
+            usage.UsageEvent(quantity=Decimal(str(rec.quantity)), timestamp=rec.timestamp, value=rec.value or None)
+            for rec in records
+        ]
+        quantity = usage.aggregate(events, self.metric_id.aggregation)
+        rating = self._rate(quantity)
+        values = self._prepare_base_invoice_line_values(usage_period)
+        values.update(
+            quantity=1.0,
+            price_unit=float(pricing.round_to(rating.amount, self._rounding_step())),
+            discount=self.discount,
+            name=_(
+                "%(description)s\nUsage %(start)s – %(end)s: %(quantity)s %(unit)s",
+                description=self.name,
+                start=format_date(self.env, usage_period.start),
+                end=format_date(self.env, usage_period.end),
+                quantity=f"{quantity.normalize():f}",
+                unit=self.metric_id.uom_id.name or self.metric_id.name,
+            )
+            + "\n"
+            + self._describe_rating(rating),
+        )
+        return values
+
+    def _prepare_base_invoice_line_values(self, part):
+        return {
+            "product_id": self.product_id.id,
+            "name": self._get_invoice_line_description(part),
+            "product_uom_id": self.product_id.uom_id.id,
+            "tax_ids": [fields.Command.set(self.tax_ids.ids)],
+            "subscription_id": self.subscription_id.id,
+            "subscription_line_id": self.id,
+            "subscription_period_start": part.start,
+            "subscription_period_end": part.end,
+        }
+
+    def _describe_rating(self, rating):
+        """One line per tier applied, e.g. "10 × 5.00 (units 1–10)"."""
+        parts = []
+        if rating.included:
+            parts.append(_("%(included)s included", included=f"{rating.included.normalize():f}"))
+        for charge in rating.charges:
+            text = _(
+                "%(quantity)s × %(price)s",
+                quantity=f"{charge.quantity.normalize():f}",
+                price=f"{charge.unit_price:.2f}",
+            )
+            if charge.flat_fee:
+                text += _(" + %(fee)s flat", fee=f"{charge.flat_fee:.2f}")
+            parts.append(text)
+        return ", ".join(parts)
+
+    def _is_setup_due(self):
+        """A setup fee is billed once: when no live invoice line bills it yet."""
+        self.ensure_one()
+        return not self.env["account.move.line"].search_count(
+            [("subscription_line_id", "=", self.id), ("parent_state", "!=", "cancel")], limit=1
+        )
+
+    def _get_usage_records(self, usage_period):
+        """Unbilled usage records of this line's metric in ``usage_period``."""
+        self.ensure_one()
+        start = datetime.combine(usage_period.start, time.min)
+        end = datetime.combine(usage_period.end + timedelta(days=1), time.min)
+        return self.env["subscription.usage.record"].search(
+            [
+                ("subscription_id", "=", self.subscription_id.id),
+                ("metric_id", "=", self.metric_id.id),
+                ("timestamp", ">=", start),
+                ("timestamp", "<", end),
+                ("invoice_line_id", "=", False),
+            ]
         )

@@ -82,6 +82,31 @@ class SubscriptionPlan(models.Model):
     )
     auto_post_invoices = fields.Boolean(string="Post Invoices Automatically", default=True)
     send_invoices = fields.Boolean(string="Send Invoices by E-mail", help="Send each posted invoice to the customer.")
+    issue_zero_invoices = fields.Boolean(
+        string="Issue Zero Invoices", help="Also create invoices whose total is zero (free plans)."
+    )
+    requires_payment_method = fields.Boolean(
+        help="A trial ends instead of converting when no payment method is set on the subscription."
+    )
+    family_id = fields.Many2one(
+        "subscription.plan.family",
+        string="Plan Family",
+        help="Customers can change between plans of one family; the rank orders them.",
+    )
+    rank = fields.Integer(help="Within the family: moving to a higher rank is an upgrade, lower a downgrade.")
+    downgrade_timing = fields.Selection(
+        [("any", "Immediately or at period end"), ("period_end", "Only at the end of the period")],
+        default="any",
+        required=True,
+        string="Downgrades",
+    )
+    change_invoicing = fields.Selection(
+        [("next_invoice", "On the next invoice"), ("immediate", "Immediately (invoice or credit note)")],
+        default="next_invoice",
+        required=True,
+        string="Bill Immediate Changes",
+        help="Where the prorated credits and charges of an immediate change are billed.",
+    )
     subscription_ids = fields.One2many("subscription.subscription", "plan_id", string="Subscriptions")
     subscription_count = fields.Integer(compute="_compute_subscription_count")
 

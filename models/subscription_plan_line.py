@@ -1,5 +1,10 @@
+from decimal import Decimal
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+
+from ..billing_core import pricing
+from .subscription_line import LINE_TYPES, PRICING_MODELS
 
 
 class SubscriptionPlanLine(models.Model):
@@ -24,6 +29,20 @@ class SubscriptionPlanLine(models.Model):
     currency_id = fields.Many2one(related="plan_id.currency_id")
     price_unit = fields.Monetary(string="Unit Price", currency_field="currency_id", required=True)
     price_ids = fields.One2many("subscription.plan.price", "plan_line_id", string="Prices per Currency", copy=True)
+    line_type = fields.Selection(LINE_TYPES, required=True, default="recurring")
+    optional = fields.Boolean(
+        string="Optional Add-on", help="Offered with the plan but not on new subscriptions by default."
+    )
+    pricing_model = fields.Selection(PRICING_MODELS, required=True, default="per_unit")
+    included_quantity = fields.Float(digits="Product Unit", help="Units free of charge before the price applies.")
+    tier_ids = fields.One2many(
+        "subscription.price.tier",
+        "plan_line_id",
+        string="Price Tiers",
+        copy=True,
+        help="One table per currency; the subscription uses the table in its currency.",
+    )
+    metric_id = fields.Many2one("subscription.usage.metric", check_company=True, ondelete="restrict")
 
     _quantity_not_negative = models.Constraint(
         "CHECK(quantity >= 0)",
@@ -47,6 +66,36 @@ class SubscriptionPlanLine(models.Model):
                         plan=line.plan_id.display_name,
                     )
                 )
+
+    @api.constrains("line_type", "metric_id", "pricing_model", "tier_ids")
+    def _check_pricing_setup(self):
+        for line in self:
+            if line.line_type == "usage" and not line.metric_id:
+                raise ValidationError(_("Metered plan line %(line)s needs a usage metric.", line=line.display_name))
+            if line.pricing_model in ("graduated", "volume") and not line.tier_ids:
+                raise ValidationError(_("Tiered plan line %(line)s needs price tiers.", line=line.display_name))
+
+    def _get_tiers(self, currency):
+        """This line's tier table in ``currency`` as :class:`pricing.Tier` rows (empty if none)."""
+        self.ensure_one()
+        rows = self.tier_ids.filtered(lambda t: t.currency_id == currency).sorted(
+            lambda t: (t.up_to_unlimited, t.up_to)
+        )
+        return [
+            pricing.Tier(
+                up_to=None if row.up_to_unlimited else Decimal(str(row.up_to)),
+                unit_price=Decimal(str(row.unit_price)),
+                flat_fee=Decimal(str(row.flat_fee)),
+            )
+            for row in rows
+        ]
+
+    def _is_priced_in(self, currency):
+        """Whether this line has every price it needs in ``currency``."""
+        self.ensure_one()
+        if self.pricing_model in ("graduated", "volume"):
+            return bool(self.tier_ids.filtered(lambda t: t.currency_id == currency))
+        return self._get_price_unit(currency) is not None
 
     def _get_price_unit(self, currency):
         """Unit price of this line in ``currency``; ``None`` when the plan has no price in it."""

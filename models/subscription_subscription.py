@@ -1,6 +1,7 @@
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from decimal import Decimal
 
 from markupsafe import Markup
 from psycopg2 import errors as pg_errors
@@ -10,7 +11,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
 from ..billing_core import periods as period_math
-from ..billing_core import terms
+from ..billing_core import pricing, terms
 
 _logger = logging.getLogger(__name__)
 
@@ -126,6 +127,17 @@ class SubscriptionSubscription(models.Model):
     billing_error_date = fields.Datetime(copy=False, readonly=True)
     has_billing_error = fields.Boolean(compute="_compute_has_billing_error", store=True, string="In Error")
 
+    charge_ids = fields.One2many("subscription.charge", "subscription_id", string="One-time Charges")
+    discount_ids = fields.One2many("subscription.discount", "subscription_id", string="Discounts")
+    change_ids = fields.One2many("subscription.change", "subscription_id", string="Changes")
+    scheduled_change_count = fields.Integer(compute="_compute_scheduled_change_count")
+    usage_record_count = fields.Integer(compute="_compute_usage_record_count")
+    payment_method = fields.Selection(
+        [("manual", "Bank transfer / manual payment")],
+        tracking=True,
+        help="How the customer pays; a plan may require one before a trial converts.",
+    )
+    mrr = fields.Monetary(string="MRR", compute="_compute_mrr", help="Monthly recurring revenue of the lines.")
     invoice_line_ids = fields.One2many("account.move.line", "subscription_id", string="Invoice Lines", readonly=True)
     invoice_ids = fields.Many2many("account.move", compute="_compute_invoice_ids", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_invoice_ids")
@@ -212,6 +224,45 @@ class SubscriptionSubscription(models.Model):
             if upcoming:
                 sub.next_invoice_date = period_math.invoice_date_of(upcoming, in_advance)
 
+    @api.depends("change_ids.state")
+    def _compute_scheduled_change_count(self):
+        for sub in self:
+            sub.scheduled_change_count = len(sub.change_ids.filtered(lambda c: c.state == "scheduled"))
+
+    def _compute_usage_record_count(self):
+        counts = dict(
+            self.env["subscription.usage.record"]._read_group(
+                [("subscription_id", "in", self.ids)], ["subscription_id"], ["__count"]
+            )
+        )
+        for sub in self:
+            sub.usage_record_count = counts.get(sub, 0)
+
+    @api.depends(
+        "line_ids.price_subtotal", "line_ids.date_end", "plan_id.billing_period_unit", "plan_id.billing_period_count"
+    )
+    def _compute_mrr(self):
+        for sub in self:
+            sub.mrr = float(sub._get_mrr(sub.line_ids))
+
+    def _get_mrr(self, lines):
+        """Monthly recurring revenue of ``lines`` (full-period amounts normalised to one month)."""
+        self.ensure_one()
+        plan = self.plan_id
+        if not plan or plan.billing_period_count < 1:
+            return Decimal(0)
+        months = {
+            "day": Decimal(plan.billing_period_count) * 12 / 365,
+            "week": Decimal(plan.billing_period_count) * 12 / 52,
+            "month": Decimal(plan.billing_period_count),
+            "year": Decimal(plan.billing_period_count) * 12,
+        }[plan.billing_period_unit]
+        total = sum(
+            (line._get_full_period_amount() for line in lines if line.line_type == "recurring" and not line.date_end),
+            Decimal(0),
+        )
+        return pricing.round_to(total / months, Decimal(str(self.currency_id.rounding or 0.01)))
+
     @api.depends("billing_error")
     def _compute_has_billing_error(self):
         for sub in self:
@@ -253,7 +304,7 @@ class SubscriptionSubscription(models.Model):
     def _check_plan_prices_in_currency(self):
         for sub in self:
             currency = sub.currency_id
-            missing = sub.plan_id.line_ids.filtered(lambda line, c=currency: line._get_price_unit(c) is None)
+            missing = sub.plan_id.line_ids.filtered(lambda line, c=currency: not line._is_priced_in(c))
             if missing:
                 raise ValidationError(
                     _(
@@ -334,6 +385,34 @@ class SubscriptionSubscription(models.Model):
             "target": "new",
             "context": {"default_subscription_id": self.id},
         }
+
+    def action_open_change_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Change Subscription"),
+            "res_model": "subscription.change.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_subscription_id": self.id, "default_new_plan_id": self.plan_id.id},
+        }
+
+    def action_open_coupon_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Apply Coupon"),
+            "res_model": "subscription.coupon.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_subscription_id": self.id},
+        }
+
+    def action_view_usage_records(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_usage_record_action")
+        action["domain"] = [("subscription_id", "=", self.id)]
+        return action
 
     def action_bill_now(self):
         """Invoice every period of these subscriptions that is due today."""
@@ -536,6 +615,176 @@ class SubscriptionSubscription(models.Model):
         return terms.term_end_on(self.start_date, self.plan_id._get_term_rules(), date_ref)
 
     # ------------------------------------------------------------------
+    # Business methods: changes, coupons, charges
+    # ------------------------------------------------------------------
+    def _change(self, target, timing, date_ref):
+        """Change plan, quantities or add-ons; ``timing`` is ``immediate`` or ``period_end``.
+
+        :param target: ``{"plan_id": id, "lines": {plan_line_id: quantity}}``
+        :return: the ``subscription.change`` record (applied, or scheduled)
+        """
+        self.ensure_one()
+        Change = self.env["subscription.change"]
+        values = Change._prepare_change(self, target, timing, date_ref)
+        self.change_ids.filtered(lambda c: c.state == "scheduled").action_cancel()
+        change = Change.create(values)
+        if timing == "immediate":
+            change._apply()
+        else:
+            self.message_post(
+                body=_(
+                    "Change scheduled for %(date)s: %(summary)s",
+                    date=format_date(self.env, change.effective_date),
+                    summary=change.summary,
+                )
+            )
+        return change
+
+    def _apply_scheduled_changes(self, date_ref):
+        """Apply the scheduled changes that take effect on or before ``date_ref``, oldest first."""
+        changes = self.env["subscription.change"].search(
+            [("subscription_id", "in", self.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)],
+            order="effective_date, id",
+        )
+        changes._apply()
+        return changes
+
+    def _get_current_period_end(self, date_ref):
+        """Last day of the billing period running on ``date_ref``."""
+        self.ensure_one()
+        plan = self.plan_id
+        anchor = self.billing_anchor_date or self.start_date
+        return period_math.period_containing(
+            anchor, plan._get_billing_interval(), plan.period_alignment, max(date_ref, anchor)
+        ).end
+
+    def _get_changeable_lines(self):
+        """Lines a change may replace: running lines that come from a plan."""
+        self.ensure_one()
+        return self.line_ids.filtered(
+            lambda line: line.plan_line_id and not line.date_end and line.line_type != "setup"
+        )
+
+    def _get_target_line_amount(self, plan_line, quantity):
+        """Full-period untaxed amount of ``quantity`` of ``plan_line`` in this subscription's currency."""
+        self.ensure_one()
+        included = Decimal(str(plan_line.included_quantity or 0))
+        quantity = Decimal(str(quantity))
+        if plan_line.pricing_model == "per_unit":
+            price = Decimal(str(plan_line._get_price_unit(self.currency_id) or 0))
+            rating = pricing.rate_per_unit(quantity, price, included=included)
+        else:
+            rating = pricing.rate_tiered(
+                quantity, plan_line._get_tiers(self.currency_id), plan_line.pricing_model, included=included
+            )
+        return pricing.round_to(rating.amount, Decimal(str(self.currency_id.rounding)))
+
+    def _get_mrr_of_target(self, new_plan, new_lines, current):
+        """MRR after a change keeping the untouched lines and adding ``new_lines`` [(plan line, qty)]."""
+        self.ensure_one()
+        kept_ids = {pl.id for pl, _qty in new_lines}
+        wanted = {pl.id: qty for pl, qty in new_lines}
+        kept = self.line_ids.filtered(
+            lambda line: (
+                line not in current
+                or (line.plan_line_id.id in kept_ids and wanted[line.plan_line_id.id] == line.quantity)
+            )
+        )
+        kept_plan_lines = set(kept.plan_line_id.ids)
+        total = sum(
+            (line._get_full_period_amount() for line in kept if line.line_type == "recurring" and not line.date_end),
+            Decimal(0),
+        )
+        total += sum(
+            (
+                self._get_target_line_amount(pl, qty)
+                for pl, qty in new_lines
+                if pl.line_type == "recurring" and pl.id not in kept_plan_lines
+            ),
+            Decimal(0),
+        )
+        plan = new_plan
+        months = {
+            "day": Decimal(plan.billing_period_count) * 12 / 365,
+            "week": Decimal(plan.billing_period_count) * 12 / 52,
+            "month": Decimal(plan.billing_period_count),
+            "year": Decimal(plan.billing_period_count) * 12,
+        }[plan.billing_period_unit]
+        return pricing.round_to(total / months, Decimal(str(self.currency_id.rounding)))
+
+    def _invoice_pending_charges(self, date_ref):
+        """Bill the pending one-time charges now: an invoice, or a credit note when they credit."""
+        self.ensure_one()
+        lines = self._prepare_charge_invoice_lines()
+        if not lines:
+            return self.env["account.move"]
+        total = sum(vals["quantity"] * vals["price_unit"] for vals in lines)
+        move_type = "out_invoice" if total >= 0 else "out_refund"
+        if move_type == "out_refund":
+            for vals in lines:
+                vals["price_unit"] = -vals["price_unit"]
+        journal = self.plan_id._get_invoice_journal(self.company_id)
+        move = (
+            self.env["account.move"]
+            .with_company(self.company_id)
+            .create(
+                {
+                    "move_type": move_type,
+                    "partner_id": self.partner_invoice_id.id,
+                    "currency_id": self.currency_id.id,
+                    "company_id": self.company_id.id,
+                    "journal_id": journal.id,
+                    "fiscal_position_id": self.fiscal_position_id.id,
+                    "invoice_payment_term_id": self.payment_term_id.id,
+                    "invoice_date": date_ref,
+                    "invoice_origin": self.name,
+                    "invoice_line_ids": [fields.Command.create(vals) for vals in lines],
+                }
+            )
+        )
+        if self.plan_id.auto_post_invoices:
+            move._post()
+        return move
+
+    def _apply_coupon(self, code, date_ref):
+        """Redeem the coupon ``code`` on this subscription from ``date_ref``; return the discount."""
+        self.ensure_one()
+        code = (code or "").strip().upper()
+        coupon = self.env["subscription.coupon"].search(
+            [("code", "=", code), ("company_id", "in", [self.company_id.id, False])], limit=1
+        )
+        if not coupon:
+            raise ValidationError(_("Coupon code %(code)s does not exist.", code=code))
+        coupon._check_redeemable(self, date_ref)
+        return self.env["subscription.discount"].create(
+            {
+                "subscription_id": self.id,
+                "coupon_id": coupon.id,
+                "name": _("%(coupon)s (coupon %(code)s)", coupon=coupon.name, code=coupon.code),
+                "discount_type": coupon.discount_type,
+                "percent": coupon.percent,
+                "amount": coupon.amount,
+                "apply_on": coupon.apply_on,
+                "duration_periods": coupon.duration_periods,
+            }
+        )
+
+    def _extend_trial(self, new_trial_end):
+        """Move the end of the trial to ``new_trial_end``; billing starts the day after."""
+        self.ensure_one()
+        if self.state != "trial":
+            raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
+        if new_trial_end < self.start_date:
+            raise ValidationError(_("The trial of %(sub)s cannot end before it starts.", sub=self.display_name))
+        anchor = new_trial_end + timedelta(days=1)
+        self.write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
+        self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
+
+    def _needs_payment_method(self):
+        self.ensure_one()
+        return self.plan_id.requires_payment_method and not self.payment_method
+
+    # ------------------------------------------------------------------
     # Business methods: schedule
     # ------------------------------------------------------------------
     def _get_last_billable_day(self):
@@ -566,6 +815,8 @@ class SubscriptionSubscription(models.Model):
         """Periods not invoiced yet whose invoice date is on or before ``date_ref``, oldest first."""
         self.ensure_one()
         if self.state not in BILLABLE_STATES or not self.billing_anchor_date:
+            return []
+        if self.state == "trial" and self._needs_payment_method():
             return []
         plan = self.plan_id
         return period_math.due_periods(
@@ -609,30 +860,54 @@ class SubscriptionSubscription(models.Model):
                 )
             )
 
-    def _create_lines_from_plan(self):
+    def _create_lines_from_plan(self, plan_lines=None):
+        """Create this subscription's lines from the plan's default (non-optional) lines."""
         self.ensure_one()
-        self.env["subscription.line"].create(
-            [self._prepare_line_values_from_plan(plan_line) for plan_line in self.plan_id.line_ids]
+        plan_lines = (
+            plan_lines if plan_lines is not None else self.plan_id.line_ids.filtered(lambda pl: not pl.optional)
+        )
+        return self.env["subscription.line"].create(
+            [self._prepare_line_values_from_plan(plan_line) for plan_line in plan_lines]
         )
 
-    def _prepare_line_values_from_plan(self, plan_line):
-        price = plan_line._get_price_unit(self.currency_id)
-        if price is None:
+    def _prepare_line_values_from_plan(self, plan_line, quantity=None):
+        """Values of a subscription line copying ``plan_line`` in this subscription's currency."""
+        self.ensure_one()
+        if not plan_line._is_priced_in(self.currency_id):
             raise ValidationError(
                 _(
                     "Plan %(plan)s has no price in %(currency)s for %(product)s.",
-                    plan=self.plan_id.display_name,
+                    plan=plan_line.plan_id.display_name,
                     currency=self.currency_id.name,
                     product=plan_line.product_id.display_name,
                 )
             )
+        tiers = plan_line.tier_ids.filtered(lambda t: t.currency_id == self.currency_id)
         return {
             "subscription_id": self.id,
+            "plan_line_id": plan_line.id,
             "sequence": plan_line.sequence,
             "product_id": plan_line.product_id.id,
             "name": plan_line.name or plan_line.product_id.display_name,
-            "quantity": plan_line.quantity,
-            "price_unit": price,
+            "quantity": plan_line.quantity if quantity is None else quantity,
+            "price_unit": plan_line._get_price_unit(self.currency_id) or 0.0,
+            "line_type": plan_line.line_type,
+            "is_addon": plan_line.optional,
+            "pricing_model": plan_line.pricing_model,
+            "included_quantity": plan_line.included_quantity,
+            "metric_id": plan_line.metric_id.id,
+            "tier_ids": [
+                fields.Command.create(
+                    {
+                        "currency_id": tier.currency_id.id,
+                        "up_to": tier.up_to,
+                        "up_to_unlimited": tier.up_to_unlimited,
+                        "unit_price": tier.unit_price,
+                        "flat_fee": tier.flat_fee,
+                    }
+                )
+                for tier in tiers
+            ],
         }
 
     # ------------------------------------------------------------------
@@ -692,6 +967,11 @@ class SubscriptionSubscription(models.Model):
             return result
         # another worker may have billed them between our read and our lock
         subs.invalidate_recordset()
+        if self.env["subscription.change"].search_count(
+            [("subscription_id", "in", subs.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)],
+            limit=1,
+        ):
+            subs._apply_scheduled_changes(date_ref)
         units = subs._get_billing_units(date_ref)
         if not units:
             return result
@@ -758,10 +1038,19 @@ class SubscriptionSubscription(models.Model):
         )
 
     def _bill_units(self, units):
-        """Create (and post, when the plan says so) one invoice per unit; advance the subscriptions."""
+        """Create (and post, when the plan says so) one invoice per unit; advance the subscriptions.
+
+        An invoice whose lines are all zero is skipped unless the plan asks to
+        issue it; its periods still count as billed (the schedule moves on).
+        """
         vals_by_company = defaultdict(list)
+        charged = set()
         for unit in units:
-            vals = self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1])
+            vals = self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1], charged=charged)
+            plans = unit["subscriptions"].plan_id
+            is_zero = all(not command[2]["price_unit"] for command in vals["invoice_line_ids"])
+            if is_zero and not plans.filtered("issue_zero_invoices"):
+                continue
             vals_by_company[vals["company_id"]].append(vals)
         moves = self.env["account.move"]
         for company_id, vals_list in vals_by_company.items():
@@ -776,12 +1065,37 @@ class SubscriptionSubscription(models.Model):
         for unit in units:
             for sub, period in unit["items"]:
                 next_starts[sub] = max(next_starts.get(sub, period.end), period.end)
+                sub._mark_usage_billed(period)
         for sub, last_end in next_starts.items():
             sub.next_period_start = last_end + timedelta(days=1)
+        self._link_usage_records(moves)
         to_post = moves.filtered(lambda m: m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices"))
         if to_post:
             to_post._post()
         return moves
+
+    def _mark_usage_billed(self, period):
+        """Close the usage periods billed with ``period``: later records for them are refused."""
+        self.ensure_one()
+        usage_periods = self._get_usage_periods(period)
+        if not usage_periods:
+            return
+        until = max(usage_period.end for usage_period in usage_periods)
+        for line in self.with_context(active_test=False).line_ids.filtered(lambda line: line.line_type == "usage"):
+            if not line.usage_billed_until or line.usage_billed_until < until:
+                line.usage_billed_until = until
+
+    def _link_usage_records(self, moves):
+        """Link each rated usage record to the invoice line that billed it."""
+        for move_line in moves.invoice_line_ids.filtered(lambda aml: aml.subscription_line_id.line_type == "usage"):
+            usage_period = period_math.Period(
+                0,
+                move_line.subscription_period_start,
+                move_line.subscription_period_end,
+                move_line.subscription_period_start,
+                move_line.subscription_period_end,
+            )
+            move_line.subscription_line_id._get_usage_records(usage_period).invoice_line_id = move_line
 
     def _send_invoices(self, moves):
         """Send the posted invoices whose plan asks for it, each on its own.
@@ -800,15 +1114,21 @@ class SubscriptionSubscription(models.Model):
                 self.env.invalidate_all()
                 move.message_post(body=_("The invoice could not be sent automatically: %(error)s", error=error))
 
-    def _prepare_invoice_values(self, items, journal_id):
-        """Values of one customer invoice for ``items``, a list of (subscription, period)."""
+    def _prepare_invoice_values(self, items, journal_id, charged=None):
+        """Values of one customer invoice for ``items``, a list of (subscription, period).
+
+        :param charged: set of subscriptions whose pending one-time charges are
+            already on another invoice of this run (updated in place)
+        """
+        charged = set() if charged is None else charged
         first_sub, first_period = items[0]
         invoice_date = period_math.invoice_date_of(first_period, first_sub.plan_id.billing_timing == "advance")
-        lines = []
+        line_vals = []
         for sub, period in items:
-            for line in sub.line_ids:
-                if line.quantity:
-                    lines.append(fields.Command.create(sub._prepare_invoice_line_values(line, period)))
+            line_vals += sub._prepare_period_invoice_lines(period)
+            if sub not in charged:
+                charged.add(sub)
+                line_vals += sub._prepare_charge_invoice_lines()
         return {
             "move_type": "out_invoice",
             "partner_id": first_sub.partner_invoice_id.id,
@@ -820,28 +1140,135 @@ class SubscriptionSubscription(models.Model):
             "invoice_user_id": first_sub.user_id.id,
             "invoice_date": invoice_date,
             "invoice_origin": ", ".join(dict.fromkeys(sub.name for sub, _period in items)),
-            "invoice_line_ids": lines,
+            "invoice_line_ids": [fields.Command.create(vals) for vals in line_vals],
         }
 
-    def _prepare_invoice_line_values(self, line, period):
-        """Values of the invoice line billing ``line`` for ``period`` (prorated by days when partial)."""
+    def _prepare_period_invoice_lines(self, period):
+        """Invoice line values of one billing period: recurring, setup and usage lines, then discounts."""
         self.ensure_one()
-        price_unit = line.price_unit
-        if period.is_partial:
-            price_unit = self.currency_id.round(price_unit * period.factor.numerator / period.factor.denominator)
-        return {
-            "product_id": line.product_id.id,
-            "name": line._get_invoice_line_description(period),
-            "quantity": line.quantity,
-            "product_uom_id": line.product_id.uom_id.id,
-            "price_unit": price_unit,
-            "discount": line.discount,
-            "tax_ids": [fields.Command.set(line.tax_ids.ids)],
-            "subscription_id": self.id,
-            "subscription_line_id": line.id,
-            "subscription_period_start": period.start,
-            "subscription_period_end": period.end,
-        }
+        values = []
+        for line in self.with_context(active_test=False).line_ids:
+            if line.line_type == "recurring" or (line.line_type == "setup" and line._is_setup_due()):
+                if line.active or (line.date_end and line.date_end >= period.start):
+                    values += self._prepare_invoice_line_values(line, period)
+            elif line.line_type == "usage":
+                for usage_period in self._get_usage_periods(period):
+                    # a metered line added or removed by a change is rated for its own days only
+                    part = line._get_billed_part(usage_period)
+                    if part is None or (not line.active and not line.date_end):
+                        continue
+                    records = line._get_usage_records(part)
+                    values.append(line._prepare_usage_invoice_line_values(part, records))
+        values += self._prepare_discount_invoice_lines(period, values)
+        return values
+
+    def _prepare_invoice_line_values(self, line, period):
+        """Values of the invoice line(s) billing ``line`` for ``period`` (hook)."""
+        self.ensure_one()
+        return line._prepare_invoice_line_values(period)
+
+    def _get_usage_periods(self, period):
+        """Usage periods billed with ``period``: the period itself in arrears; in advance, the
+        previous period (and, for the last period of the contract, this one too)."""
+        self.ensure_one()
+        plan = self.plan_id
+        if plan.billing_timing == "arrears":
+            return [period]
+        result = []
+        if period.start > self.billing_anchor_date:
+            previous = period_math.period_containing(
+                self.billing_anchor_date,
+                plan._get_billing_interval(),
+                plan.period_alignment,
+                period.start - timedelta(days=1),
+            )
+            result.append(previous)
+        last_day = self._get_last_billable_day()
+        if last_day and period.end >= last_day:
+            result.append(period)
+        return result
+
+    def _prepare_charge_invoice_lines(self):
+        """Invoice line values of the pending one-time charges (ad hoc, proration credits and charges)."""
+        self.ensure_one()
+        values = []
+        for charge in self.charge_ids.filtered(lambda c: c.state == "pending"):
+            taxes = charge.product_id.taxes_id._filter_taxes_by_company(self.company_id)
+            values.append(
+                {
+                    "product_id": charge.product_id.id,
+                    "name": charge.name,
+                    "quantity": charge.quantity,
+                    "price_unit": charge.price_unit,
+                    "product_uom_id": charge.product_id.uom_id.id,
+                    "tax_ids": [fields.Command.set(self.fiscal_position_id.map_tax(taxes).ids)],
+                    "subscription_id": self.id,
+                    "subscription_charge_id": charge.id,
+                    "subscription_period_start": charge.service_start,
+                    "subscription_period_end": charge.service_end,
+                }
+            )
+        return values
+
+    def _prepare_discount_invoice_lines(self, period, line_values):
+        """Negative invoice lines for the discounts running in ``period``, one per tax set reduced."""
+        self.ensure_one()
+        step = Decimal(str(self.currency_id.rounding))
+        result = []
+        for discount in self.discount_ids.filtered(lambda d: not d.is_exhausted):
+            groups = defaultdict(Decimal)
+            products = {}
+            for vals in line_values:
+                if (
+                    discount.subscription_line_id
+                    and vals.get("subscription_line_id") != discount.subscription_line_id.id
+                ):
+                    continue
+                line = self.env["subscription.line"].browse(vals.get("subscription_line_id"))
+                if discount.apply_on == "recurring" and line.line_type != "recurring":
+                    continue
+                amount = (
+                    Decimal(str(vals["price_unit"]))
+                    * Decimal(str(vals["quantity"]))
+                    * (1 - Decimal(str(vals.get("discount") or 0)) / 100)
+                )
+                tax_key = tuple(vals["tax_ids"][0][2])
+                groups[tax_key] += pricing.round_to(amount, step)
+                products.setdefault(tax_key, vals["product_id"])
+            keys = [key for key, amount in groups.items() if amount > 0]
+            if not keys:
+                continue
+            if discount.discount_type == "percent":
+                reductions = [
+                    pricing.round_to(pricing.discount_value(groups[key], percent=Decimal(str(discount.percent))), step)
+                    for key in keys
+                ]
+            else:
+                total = sum(groups[key] for key in keys)
+                fixed = min(pricing.round_to(Decimal(str(discount.amount)), step), total)
+                reductions = pricing.allocate(fixed, [groups[key] for key in keys], step)
+            for key, reduction in zip(keys, reductions, strict=True):
+                if not reduction:
+                    continue
+                result.append(
+                    {
+                        "product_id": products[key],
+                        "name": _(
+                            "%(discount)s\nService period: %(start)s – %(end)s",
+                            discount=discount.name,
+                            start=format_date(self.env, period.start),
+                            end=format_date(self.env, period.end),
+                        ),
+                        "quantity": 1.0,
+                        "price_unit": -float(reduction),
+                        "tax_ids": [fields.Command.set(list(key))],
+                        "subscription_id": self.id,
+                        "subscription_discount_id": discount.id,
+                        "subscription_period_start": period.start,
+                        "subscription_period_end": period.end,
+                    }
+                )
+        return result
 
     def _store_billing_error(self, error):
         """Keep a failed billing visible on the subscription: error text, filter, activity."""
@@ -868,7 +1295,16 @@ class SubscriptionSubscription(models.Model):
         date_ref = date_ref or fields.Date.context_today(self)
         trials = self.search([("state", "=", "trial"), ("trial_end_date", "<", date_ref)])
         for sub in trials:
-            sub._change_state("active", sub.trial_end_date + timedelta(days=1))
+            if sub._needs_payment_method():
+                # the plan requires a payment method: the trial ends instead of converting
+                sub.end_date = sub.trial_end_date
+                sub._change_state(
+                    "ended",
+                    sub.trial_end_date + timedelta(days=1),
+                    reason=_("No payment method at the end of the trial."),
+                )
+            else:
+                sub._change_state("active", sub.trial_end_date + timedelta(days=1))
         ending = self.search(
             [
                 ("state", "in", ("trial", "active", "notice", "paused")),

@@ -1,3 +1,4 @@
+import uuid
 from datetime import date
 from unittest.mock import patch
 
@@ -89,7 +90,7 @@ class TestBillingConcurrency(TransactionCase):
             plan = env["subscription.plan"].create(
                 {
                     "name": "Concurrency monthly",
-                    "code": f"CONC-{self.id()[-40:]}",
+                    "code": f"CONC-{uuid.uuid4().hex}",  # committed data: unique on every run
                     "company_id": company.id,
                     "line_ids": [Command.create({"product_id": product.id, "price_unit": 10.0})],
                 }

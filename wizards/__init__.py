@@ -1,2 +1,4 @@
 from . import subscription_billing_run_wizard
 from . import subscription_cancel_wizard
+from . import subscription_change_wizard
+from . import subscription_coupon_wizard

@@ -1,0 +1,46 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class SubscriptionPriceTier(models.Model):
+    """One row of a tiered price table, on a plan line or a subscription line, in one currency."""
+
+    _name = "subscription.price.tier"
+    _description = "Subscription Price Tier"
+    _order = "currency_id, up_to_unlimited, up_to, id"
+
+    plan_line_id = fields.Many2one("subscription.plan.line", ondelete="cascade", index="btree_not_null")
+    subscription_line_id = fields.Many2one("subscription.line", ondelete="cascade", index="btree_not_null")
+    currency_id = fields.Many2one("res.currency", required=True)
+    up_to = fields.Float(string="Up To (units)", digits="Product Unit", help="Last unit of this tier (inclusive).")
+    up_to_unlimited = fields.Boolean(string="And Above", help="The last tier: no upper limit.")
+    unit_price = fields.Monetary(currency_field="currency_id")
+    flat_fee = fields.Monetary(currency_field="currency_id", help="Charged once when any unit falls in this tier.")
+
+    _one_owner = models.Constraint(
+        "CHECK((plan_line_id IS NULL) != (subscription_line_id IS NULL))",
+        "A price tier belongs to exactly one plan line or subscription line.",
+    )
+    _not_negative = models.Constraint(
+        "CHECK(unit_price >= 0 AND flat_fee >= 0 AND up_to >= 0)",
+        "Tier limits, unit prices and flat fees cannot be negative.",
+    )
+
+    @api.constrains("up_to", "up_to_unlimited", "unit_price", "flat_fee", "currency_id")
+    def _check_table(self):
+        """The table of each owner and currency must rate (increasing limits, one open last tier)."""
+        from ..billing_core import pricing
+
+        for owner in [*self.plan_line_id, *self.subscription_line_id]:
+            for currency in owner.tier_ids.currency_id:
+                try:
+                    pricing.validate_tiers(owner._get_tiers(currency))
+                except ValueError as error:
+                    raise ValidationError(
+                        _(
+                            "The price tiers of %(line)s in %(currency)s are invalid: %(error)s",
+                            line=owner.display_name,
+                            currency=currency.name,
+                            error=error,
+                        )
+                    ) from error

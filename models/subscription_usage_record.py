@@ -1,0 +1,172 @@
+import logging
+from datetime import datetime, timezone
+
+from odoo import _, api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+
+class SubscriptionUsageRecord(models.Model):
+    """One reported usage of a metric by a subscription, billed in arrears for its period.
+
+    The idempotency key is unique per subscription: a record sent twice is
+    acknowledged and counted once.
+    """
+
+    _name = "subscription.usage.record"
+    _description = "Usage Record"
+    _order = "timestamp desc, id desc"
+    _check_company_auto = True
+
+    subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="restrict", index=True)
+    company_id = fields.Many2one(related="subscription_id.company_id", store=True, index=True)
+    metric_id = fields.Many2one("subscription.usage.metric", required=True, ondelete="restrict", index=True)
+    quantity = fields.Float(required=True, digits="Product Unit")
+    timestamp = fields.Datetime(required=True, index=True)
+    value = fields.Char(help="The attribute whose distinct values are counted (count-distinct metrics).")
+    attributes = fields.Json()
+    idempotency_key = fields.Char(required=True)
+    invoice_line_id = fields.Many2one(
+        "account.move.line", string="Billed On", ondelete="set null", readonly=True, index="btree_not_null"
+    )
+
+    _key_unique = models.Constraint(
+        "UNIQUE(subscription_id, idempotency_key)",
+        "A usage record with this idempotency key already exists for the subscription.",
+    )
+    _period_idx = models.Index("(subscription_id, metric_id, timestamp) WHERE invoice_line_id IS NULL")
+
+    @api.model
+    def _ingest(self, records):
+        """Store a batch of usage records; return one result per record, in order.
+
+        Each input is a dict with ``subscription_id`` (or ``partner_id``),
+        ``metric`` (code) or ``metric_id``, ``quantity``, ``timestamp``
+        (datetime or ISO string), ``idempotency_key`` and optional ``value``
+        and ``attributes``. A result is ``{"idempotency_key", "status",
+        "id", "error"}`` with status ``created``, ``duplicate`` (already
+        stored: acknowledged, not counted twice) or ``rejected`` (with a
+        translated reason). Rejected records write nothing; the others are
+        stored.
+        """
+        Subscription = self.env["subscription.subscription"]
+        Metric = self.env["subscription.usage.metric"]
+        sub_ids = {r.get("subscription_id") for r in records if r.get("subscription_id")}
+        subscriptions = {s.id: s for s in Subscription.browse(sub_ids).exists()}
+        metric_codes = {r.get("metric") for r in records if r.get("metric")}
+        metrics_by_code = {}
+        if metric_codes:
+            for metric in Metric.search([("code", "in", list(metric_codes))]):
+                metrics_by_code.setdefault(metric.code, metric)
+        metric_ids = {r.get("metric_id") for r in records if r.get("metric_id")}
+        metrics_by_id = {m.id: m for m in Metric.browse(metric_ids).exists()}
+        existing = {}
+        keys = {r.get("idempotency_key") for r in records if r.get("idempotency_key")}
+        if subscriptions and keys:
+            for rec in self.search_fetch(
+                [("subscription_id", "in", list(subscriptions)), ("idempotency_key", "in", list(keys))],
+                ["subscription_id", "idempotency_key"],
+            ):
+                existing[(rec.subscription_id.id, rec.idempotency_key)] = rec.id
+
+        results, to_create, seen = [], [], {}
+        for record in records:
+            key = record.get("idempotency_key")
+            result = {"idempotency_key": key, "status": "rejected", "id": False, "error": False}
+            results.append(result)
+            subscription = subscriptions.get(record.get("subscription_id"))
+            metric = metrics_by_id.get(record.get("metric_id")) or metrics_by_code.get(record.get("metric"))
+            error = self._check_usage_input(record, subscription, metric)
+            if error:
+                result["error"] = error
+                continue
+            pair = (subscription.id, key)
+            if pair in existing:
+                result.update(status="duplicate", id=existing[pair])
+                continue
+            if pair in seen:
+                result.update(status="duplicate")
+                seen[pair].append(result)
+                continue
+            seen[pair] = [result]
+            to_create.append(
+                (
+                    result,
+                    {
+                        "subscription_id": subscription.id,
+                        "metric_id": metric.id,
+                        "quantity": float(record["quantity"]),
+                        "timestamp": self._parse_timestamp(record["timestamp"]),
+                        "value": record.get("value") or False,
+                        "attributes": record.get("attributes") or False,
+                        "idempotency_key": key,
+                    },
+                )
+            )
+        if to_create:
+            created = self._create_usage_records([vals for _result, vals in to_create])
+            for (result, vals), rec in zip(to_create, created, strict=True):
+                result.update(status="created" if rec else "duplicate", id=rec.id if rec else False)
+                for twin in seen[(vals["subscription_id"], vals["idempotency_key"])][1:]:
+                    twin["id"] = result["id"]
+        return results
+
+    def _create_usage_records(self, vals_list):
+        """Create in one batch; if a concurrent ingestion stored some keys meanwhile, one by one."""
+        try:
+            with self.env.cr.savepoint():
+                return list(self.create(vals_list))
+        except Exception:  # noqa: BLE001 - unique key hit by a concurrent batch: isolate record by record
+            self.env.invalidate_all()
+        created = []
+        for vals in vals_list:
+            try:
+                with self.env.cr.savepoint():
+                    created.append(self.create(vals))
+            except Exception:  # noqa: BLE001 - the key exists: acknowledged as a duplicate
+                self.env.invalidate_all()
+                created.append(self.browse())
+        return created
+
+    @staticmethod
+    def _parse_timestamp(value):
+        """A naive UTC datetime from a datetime or an ISO 8601 string (with or without offset)."""
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if parsed.tzinfo:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed
+
+    def _check_usage_input(self, record, subscription, metric):
+        """The translated reason why ``record`` cannot be stored, or ``False``."""
+        if not record.get("idempotency_key"):
+            return _("Field idempotency_key is required.")
+        if not subscription:
+            return _("Subscription %(id)s does not exist.", id=record.get("subscription_id"))
+        if not metric:
+            return _("Metric %(metric)s does not exist.", metric=record.get("metric") or record.get("metric_id"))
+        try:
+            quantity = float(record.get("quantity"))
+        except (TypeError, ValueError):
+            return _("Field quantity must be a number, got %(value)s.", value=record.get("quantity"))
+        if quantity < 0 and not (metric.allow_negative and metric.aggregation == "sum"):
+            return _("Field quantity cannot be negative for metric %(metric)s.", metric=metric.code)
+        try:
+            timestamp = self._parse_timestamp(record.get("timestamp"))
+        except (TypeError, ValueError):
+            return _("Field timestamp must be an ISO 8601 date and time, got %(value)s.", value=record.get("timestamp"))
+        line = subscription.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id == metric)
+        if not line:
+            return _("Subscription %(sub)s does not meter %(metric)s.", sub=subscription.name, metric=metric.code)
+        day = timestamp.date()
+        if subscription.state in ("draft",) or day < subscription.start_date:
+            return _("Subscription %(sub)s had not started on %(date)s.", sub=subscription.name, date=day)
+        if subscription.state == "ended" or (subscription.end_date and day > subscription.end_date):
+            return _(
+                "Subscription %(sub)s has ended: usage on %(date)s is not accepted.", sub=subscription.name, date=day
+            )
+        billed_until = max(filter(None, line.mapped("usage_billed_until")), default=None)
+        if billed_until and day <= billed_until:
+            return _(
+                "The period of %(date)s is already billed for subscription %(sub)s.", date=day, sub=subscription.name
+            )
+        return False
