@@ -27,7 +27,7 @@
         "wizards/subscription_change_wizard_views.xml",
         "views/subscription_billing_menus.xml",
     ],
-    "demo": ["demo/subscription_demo.xml"],
+    "demo": ["demo/subscription_demo.xml", "demo/subscription_pricing_demo.xml"],
     "installable": True,
     "application": True,
 }

@@ -274,10 +274,11 @@ class SubscriptionSubscription(models.Model):
             sub.invoice_ids = sub.invoice_line_ids.move_id
             sub.invoice_count = len(sub.invoice_ids)
 
-    @api.depends("line_ids.price_subtotal")
+    @api.depends("line_ids.price_subtotal", "line_ids.line_type", "line_ids.date_end")
     def _compute_recurring_total(self):
         for sub in self:
-            sub.recurring_total = sum(sub.line_ids.mapped("price_subtotal"))
+            recurring = sub.line_ids.filtered(lambda line: line.line_type == "recurring" and not line.date_end)
+            sub.recurring_total = sum(recurring.mapped("price_subtotal"))
 
     def _compute_access_url(self):
         super()._compute_access_url()
@@ -1125,7 +1126,7 @@ class SubscriptionSubscription(models.Model):
         invoice_date = period_math.invoice_date_of(first_period, first_sub.plan_id.billing_timing == "advance")
         line_vals = []
         for sub, period in items:
-            line_vals += sub._prepare_period_invoice_lines(period)
+            line_vals += sub._prepare_period_invoice_lines(period, charged)
             if sub not in charged:
                 charged.add(sub)
                 line_vals += sub._prepare_charge_invoice_lines()
@@ -1143,12 +1144,22 @@ class SubscriptionSubscription(models.Model):
             "invoice_line_ids": [fields.Command.create(vals) for vals in line_vals],
         }
 
-    def _prepare_period_invoice_lines(self, period):
-        """Invoice line values of one billing period: recurring, setup and usage lines, then discounts."""
+    def _prepare_period_invoice_lines(self, period, billed_once=None):
+        """Invoice line values of one billing period: recurring, setup and usage lines, then discounts.
+
+        :param billed_once: set of records billed once per run (setup lines, charges), updated in place,
+            so that a catch-up over several invoices bills a setup fee only on the first
+        """
         self.ensure_one()
+        billed_once = set() if billed_once is None else billed_once
         values = []
         for line in self.with_context(active_test=False).line_ids:
-            if line.line_type == "recurring" or (line.line_type == "setup" and line._is_setup_due()):
+            is_setup = line.line_type == "setup"
+            if is_setup and (line in billed_once or not line._is_setup_due()):
+                continue
+            if is_setup:
+                billed_once.add(line)
+            if line.line_type == "recurring" or is_setup:
                 if line.active or (line.date_end and line.date_end >= period.start):
                     values += self._prepare_invoice_line_values(line, period)
             elif line.line_type == "usage":
@@ -1159,7 +1170,7 @@ class SubscriptionSubscription(models.Model):
                         continue
                     records = line._get_usage_records(part)
                     values.append(line._prepare_usage_invoice_line_values(part, records))
-        values += self._prepare_discount_invoice_lines(period, values)
+        values += self._prepare_discount_invoice_lines(period, values, billed_once)
         return values
 
     def _prepare_invoice_line_values(self, line, period):
@@ -1210,12 +1221,21 @@ class SubscriptionSubscription(models.Model):
             )
         return values
 
-    def _prepare_discount_invoice_lines(self, period, line_values):
-        """Negative invoice lines for the discounts running in ``period``, one per tax set reduced."""
+    def _prepare_discount_invoice_lines(self, period, line_values, billed_once=None):
+        """Negative invoice lines for the discounts running in ``period``, one per tax set reduced.
+
+        A discount for N periods counts the periods already invoiced and those
+        prepared earlier in this run (``billed_once`` holds ``(discount, period start)``).
+        """
         self.ensure_one()
+        billed_once = set() if billed_once is None else billed_once
         step = Decimal(str(self.currency_id.rounding))
         result = []
-        for discount in self.discount_ids.filtered(lambda d: not d.is_exhausted):
+        for discount in self.discount_ids:
+            in_this_run = sum(1 for key in billed_once if isinstance(key, tuple) and key[0] == discount)
+            if discount.duration_periods and discount.applied_periods + in_this_run >= discount.duration_periods:
+                continue
+            billed_once.add((discount, period.start))
             groups = defaultdict(Decimal)
             products = {}
             for vals in line_values:
