@@ -968,12 +968,20 @@ class SubscriptionSubscription(models.Model):
             return result
         # another worker may have billed them between our read and our lock
         subs.invalidate_recordset()
-        if self.env["subscription.change"].search_count(
-            [("subscription_id", "in", subs.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)],
-            limit=1,
-        ):
-            subs._apply_scheduled_changes(date_ref)
-        units = subs._get_billing_units(date_ref)
+        changing = self.env["subscription.change"].search(
+            [("subscription_id", "in", subs.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)]
+        ).subscription_id
+        for sub in changing:
+            try:
+                with self.env.cr.savepoint():
+                    sub._apply_scheduled_changes(date_ref)
+            except Exception as error:  # noqa: BLE001 - stored on the subscription, which is not billed
+                self.env.invalidate_all()
+                sub._store_billing_error(error)
+                result["errors"] |= sub
+        subs -= result["errors"]
+        units, failed = subs._get_billing_units(date_ref)
+        result["errors"] |= failed
         if not units:
             return result
         try:
@@ -1005,21 +1013,29 @@ class SubscriptionSubscription(models.Model):
         One invoice per subscription and period; customers who ask for it get
         one invoice for all their subscriptions due the same day.
 
-        :return: list of dicts ``{"key", "subscriptions", "items": [(sub, period)]}``
+        :return: (list of dicts ``{"key", "subscriptions", "items": [(sub, period)]}``,
+            subscriptions whose schedule could not be computed, with their error stored)
         """
         units = {}
         journals = {}
+        failed = self.browse()
         for sub in self:
             journal_key = (sub.plan_id, sub.company_id)
             if journal_key not in journals:
                 journals[journal_key] = sub.plan_id._get_invoice_journal(sub.company_id)
-            for period in sub._get_due_periods(date_ref):
+            try:
+                due = sub._get_due_periods(date_ref)
+            except (UserError, ValidationError, ValueError) as error:
+                sub._store_billing_error(error)
+                failed |= sub
+                continue
+            for period in due:
                 key = sub._get_invoice_grouping_key(period, journals[journal_key])
                 unit = units.setdefault(key, {"key": key, "subscriptions": self.browse(), "items": []})
                 unit["subscriptions"] |= sub
                 unit["items"].append((sub, period))
         # oldest first, so a catch-up bills the periods in order
-        return sorted(units.values(), key=lambda u: (u["items"][0][1].start, u["items"][0][0].id))
+        return sorted(units.values(), key=lambda u: (u["items"][0][1].start, u["items"][0][0].id)), failed
 
     def _get_invoice_grouping_key(self, period, journal):
         """Invoices are split by this key: (subscription, period) unless the customer groups."""
