@@ -121,8 +121,39 @@ class SubscriptionChange(models.Model):
                     products=", ".join(missing.product_id.mapped("display_name")),
                 )
             )
+        if not any(quantities.values()):
+            raise ValidationError(
+                _("A change must leave at least one line on subscription %(sub)s.", sub=subscription.display_name)
+            )
+        if new_plan != old_plan and new_plan._get_schedule_signature() != old_plan._get_schedule_signature():
+            raise UserError(
+                _(
+                    "Plan %(old)s cannot be changed to %(new)s: their billing periods differ. "
+                    "End the subscription and start a new one on %(new)s.",
+                    old=old_plan.display_name,
+                    new=new_plan.display_name,
+                )
+            )
+        billed_until = subscription.next_period_start and subscription.next_period_start - timedelta(days=1)
+        anchor = subscription.billing_anchor_date
+        if timing == "immediate" and billed_until and anchor and billed_until >= anchor:
+            current_start = subscription._get_current_period_start(billed_until)
+            if date_ref < current_start:
+                raise UserError(
+                    _(
+                        "A change of %(sub)s cannot take effect on %(date)s, before the current period "
+                        "(from %(start)s): periods already invoiced are not re-billed.",
+                        sub=subscription.display_name,
+                        date=format_date(self.env, date_ref),
+                        start=format_date(self.env, current_start),
+                    )
+                )
         change_type = self._get_change_type(subscription, new_plan, quantities)
-        if change_type == "downgrade" and timing == "immediate" and old_plan.downgrade_timing == "period_end":
+        is_reduction = change_type == "downgrade" or (
+            change_type == "quantity"
+            and sum(quantities.values()) < sum(subscription._get_changeable_lines().mapped("quantity"))
+        )
+        if is_reduction and timing == "immediate" and old_plan.downgrade_timing == "period_end":
             raise UserError(
                 _(
                     "Plan %(plan)s allows downgrades only at the end of the period.",
@@ -196,7 +227,7 @@ class SubscriptionChange(models.Model):
 
         Only days that are already invoiced are prorated: from the effective
         date to the end of the billed part of its period. Amounts come from
-        :func:`billing_core.proration.change_proration`, rounded per line.
+        :func:`billing_core.proration.prorated` over the period's full length, rounded per line.
         """
         self.ensure_one()
         sub = self.subscription_id
@@ -208,18 +239,26 @@ class SubscriptionChange(models.Model):
         period = period_math.period_containing(
             sub.billing_anchor_date, plan._get_billing_interval(), plan.period_alignment, day
         )
-        end = min(period.end, billed_until)
+        last_day = sub._get_last_billable_day()
+        end = min(period.end, billed_until, last_day or period.end)
+        if day > end:
+            return []
+        remaining, full_days = (end - day).days + 1, period.full_days
         step = Decimal(str(sub.currency_id.rounding))
         removed, added = self._get_line_diff()
         charges = []
+
+        def prorate(amount):
+            return pricing.round_to(proration.prorated(amount, remaining, full_days), step)
+
         for line in removed.filtered(lambda line: line.line_type == "recurring"):
-            for piece in proration.change_proration(
-                line._get_full_period_amount(), Decimal(0), period.full_start, period.full_end, day, step
-            ):
+            credit = -prorate(line._get_full_period_amount())
+            if credit:
                 charges.append(
                     self._charge_values(
                         line.product_id,
-                        piece,
+                        credit,
+                        day,
                         end,
                         _(
                             "Unused time on %(name)s from %(start)s to %(end)s",
@@ -232,12 +271,13 @@ class SubscriptionChange(models.Model):
         for plan_line, quantity in added:
             if plan_line.line_type != "recurring":
                 continue
-            amount = sub._get_target_line_amount(plan_line, quantity)
-            for piece in proration.change_proration(Decimal(0), amount, period.full_start, period.full_end, day, step):
+            charge = prorate(sub._get_target_line_amount(plan_line, quantity))
+            if charge:
                 charges.append(
                     self._charge_values(
                         plan_line.product_id,
-                        piece,
+                        charge,
+                        day,
                         end,
                         _(
                             "Remaining time on %(name)s from %(start)s to %(end)s",
@@ -249,16 +289,16 @@ class SubscriptionChange(models.Model):
                 )
         return charges
 
-    def _charge_values(self, product, piece, end, name):
+    def _charge_values(self, product, amount, start, end, name):
         return {
             "subscription_id": self.subscription_id.id,
             "product_id": product.id,
             "name": name,
             "date": self.effective_date,
             "quantity": 1.0,
-            "price_unit": float(piece.amount),
-            "service_start": piece.start,
-            "service_end": min(piece.end, end),
+            "price_unit": float(amount),
+            "service_start": start,
+            "service_end": end,
         }
 
     def _get_line_diff(self):
@@ -308,8 +348,9 @@ class SubscriptionChange(models.Model):
                     after=change.mrr_after,
                 )
             )
-            if charges and new_plan.change_invoicing == "immediate":
-                sub._invoice_pending_charges(day)
+            if charges and (new_plan.change_invoicing == "immediate" or not sub.next_invoice_date):
+                # no later invoice would carry them (last period of the contract): bill them now
+                sub._invoice_pending_charges(day, charges)
 
     @api.model
     def _get_rounding_step(self, currency):

@@ -222,6 +222,11 @@ class SubscriptionPlan(models.Model):
             consumer_rule=self.consumer_contract_rule,
         )
 
+    def _get_schedule_signature(self):
+        """What must match for a subscription to move between plans without a new schedule."""
+        self.ensure_one()
+        return (self.billing_period_count, self.billing_period_unit, self.billing_timing, self.period_alignment)
+
     def _get_invoice_journal(self, company):
         """Journal for invoices of this plan in ``company``."""
         if self.journal_id:

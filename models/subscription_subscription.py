@@ -650,6 +650,15 @@ class SubscriptionSubscription(models.Model):
         changes._apply()
         return changes
 
+    def _get_current_period_start(self, date_ref):
+        """First day of the billing period running on ``date_ref``."""
+        self.ensure_one()
+        plan = self.plan_id
+        anchor = self.billing_anchor_date or self.start_date
+        return period_math.period_containing(
+            anchor, plan._get_billing_interval(), plan.period_alignment, max(date_ref, anchor)
+        ).start
+
     def _get_current_period_end(self, date_ref):
         """Last day of the billing period running on ``date_ref``."""
         self.ensure_one()
@@ -713,10 +722,10 @@ class SubscriptionSubscription(models.Model):
         }[plan.billing_period_unit]
         return pricing.round_to(total / months, Decimal(str(self.currency_id.rounding)))
 
-    def _invoice_pending_charges(self, date_ref):
-        """Bill the pending one-time charges now: an invoice, or a credit note when they credit."""
+    def _invoice_pending_charges(self, date_ref, charges=None):
+        """Bill pending one-time charges now (all, or ``charges``): an invoice, or a credit note."""
         self.ensure_one()
-        lines = self._prepare_charge_invoice_lines()
+        lines = self._prepare_charge_invoice_lines(charges)
         if not lines:
             return self.env["account.move"]
         total = sum(vals["quantity"] * vals["price_unit"] for vals in lines)
@@ -968,9 +977,13 @@ class SubscriptionSubscription(models.Model):
             return result
         # another worker may have billed them between our read and our lock
         subs.invalidate_recordset()
-        changing = self.env["subscription.change"].search(
-            [("subscription_id", "in", subs.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)]
-        ).subscription_id
+        changing = (
+            self.env["subscription.change"]
+            .search(
+                [("subscription_id", "in", subs.ids), ("state", "=", "scheduled"), ("effective_date", "<=", date_ref)]
+            )
+            .subscription_id
+        )
         for sub in changing:
             try:
                 with self.env.cr.savepoint():
@@ -1215,11 +1228,12 @@ class SubscriptionSubscription(models.Model):
             result.append(period)
         return result
 
-    def _prepare_charge_invoice_lines(self):
+    def _prepare_charge_invoice_lines(self, charges=None):
         """Invoice line values of the pending one-time charges (ad hoc, proration credits and charges)."""
         self.ensure_one()
         values = []
-        for charge in self.charge_ids.filtered(lambda c: c.state == "pending"):
+        charges = self.charge_ids if charges is None else charges
+        for charge in charges.filtered(lambda c: c.state == "pending"):
             taxes = charge.product_id.taxes_id._filter_taxes_by_company(self.company_id)
             values.append(
                 {
