@@ -1,6 +1,6 @@
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from markupsafe import Markup
@@ -27,6 +27,9 @@ STATE_TRANSITIONS = {
 
 #: states in which periods can still be due for invoicing
 BILLABLE_STATES = ("trial", "active", "paused", "notice", "ended")
+
+#: index of the usage-only item that bills the last period's usage of an advance plan
+USAGE_ONLY = -1
 
 #: how many subscriptions one billing batch (one commit) handles
 BILLING_BATCH_SIZE = 200
@@ -195,6 +198,7 @@ class SubscriptionSubscription(models.Model):
         "plan_id.billing_period_unit",
         "plan_id.period_alignment",
         "plan_id.billing_timing",
+        "line_ids.usage_billed_until",
     )
     def _compute_schedule(self):
         for sub in self:
@@ -223,6 +227,8 @@ class SubscriptionSubscription(models.Model):
             upcoming = sub._get_upcoming_period(last_day)
             if upcoming:
                 sub.next_invoice_date = period_math.invoice_date_of(upcoming, in_advance)
+            elif closing := sub._get_closing_usage_period(date.max):
+                sub.next_invoice_date = sub._get_item_invoice_date(closing)
 
     @api.depends("change_ids.state")
     def _compute_scheduled_change_count(self):
@@ -1038,6 +1044,9 @@ class SubscriptionSubscription(models.Model):
                 journals[journal_key] = sub.plan_id._get_invoice_journal(sub.company_id)
             try:
                 due = sub._get_due_periods(date_ref)
+                if not due:
+                    closing = sub._get_closing_usage_period(date_ref)
+                    due = [closing] if closing else []
             except (UserError, ValidationError, ValueError) as error:
                 sub._store_billing_error(error)
                 failed |= sub
@@ -1053,7 +1062,7 @@ class SubscriptionSubscription(models.Model):
     def _get_invoice_grouping_key(self, period, journal):
         """Invoices are split by this key: (subscription, period) unless the customer groups."""
         self.ensure_one()
-        invoice_date = period_math.invoice_date_of(period, self.plan_id.billing_timing == "advance")
+        invoice_date = self._get_item_invoice_date(period)
         group = self.commercial_partner_id.subscription_invoice_grouping
         return (
             self.id if not group else 0,
@@ -1152,7 +1161,7 @@ class SubscriptionSubscription(models.Model):
         """
         charged = set() if charged is None else charged
         first_sub, first_period = items[0]
-        invoice_date = period_math.invoice_date_of(first_period, first_sub.plan_id.billing_timing == "advance")
+        invoice_date = first_sub._get_item_invoice_date(first_period)
         line_vals = []
         for sub, period in items:
             line_vals += sub._prepare_period_invoice_lines(period, charged)
@@ -1183,6 +1192,8 @@ class SubscriptionSubscription(models.Model):
         billed_once = set() if billed_once is None else billed_once
         values = []
         for line in self.with_context(active_test=False).line_ids:
+            if period.index == USAGE_ONLY and line.line_type != "usage":
+                continue
             is_setup = line.line_type == "setup"
             if is_setup and (line in billed_once or not line._is_setup_due()):
                 continue
@@ -1208,13 +1219,12 @@ class SubscriptionSubscription(models.Model):
         return line._prepare_invoice_line_values(period)
 
     def _get_usage_periods(self, period):
-        """Usage periods billed with ``period``: the period itself in arrears; in advance, the
-        previous period (and, for the last period of the contract, this one too)."""
+        """Usage periods billed with ``period``: the period itself in arrears (and for the
+        closing usage-only item); in advance, the previous period."""
         self.ensure_one()
         plan = self.plan_id
-        if plan.billing_timing == "arrears":
+        if plan.billing_timing == "arrears" or period.index == USAGE_ONLY:
             return [period]
-        result = []
         if period.start > self.billing_anchor_date:
             previous = period_math.period_containing(
                 self.billing_anchor_date,
@@ -1222,11 +1232,48 @@ class SubscriptionSubscription(models.Model):
                 plan.period_alignment,
                 period.start - timedelta(days=1),
             )
-            result.append(previous)
+            return [previous]
+        return []
+
+    def _get_item_invoice_date(self, period):
+        """Invoice date of a billed period (the day after it for the closing usage-only item)."""
+        self.ensure_one()
+        if period.index == USAGE_ONLY:
+            return period.end + timedelta(days=1)
+        return period_math.invoice_date_of(period, self.plan_id.billing_timing == "advance")
+
+    def _get_closing_usage_period(self, date_ref):
+        """The last period's usage of an advance plan, due the day after the contract ended.
+
+        In advance, usage rides on the next period's invoice; the last period
+        has none, so it gets a usage-only invoice once the contract has ended.
+        Returns a period with index :data:`USAGE_ONLY`, or ``None``.
+        """
+        self.ensure_one()
         last_day = self._get_last_billable_day()
-        if last_day and period.end >= last_day:
-            result.append(period)
-        return result
+        if (
+            self.plan_id.billing_timing != "advance"
+            or not last_day
+            or not self.end_date
+            or last_day != self.end_date
+            or date_ref <= last_day
+            or not self.billing_anchor_date
+            or self.next_period_start <= last_day
+        ):
+            return None
+        usage_lines = self.with_context(active_test=False).line_ids.filtered(
+            lambda line: line.line_type == "usage" and (line.active or line.date_end)
+        )
+        if not usage_lines:
+            return None
+        plan = self.plan_id
+        last = period_math.period_containing(
+            self.billing_anchor_date, plan._get_billing_interval(), plan.period_alignment, last_day
+        ).truncated(last_day)
+        billed = [line.usage_billed_until for line in usage_lines if line.usage_billed_until]
+        if billed and min(billed) >= last_day:
+            return None
+        return period_math.Period(USAGE_ONLY, last.start, last.end, last.full_start, last.full_end)
 
     def _prepare_charge_invoice_lines(self, charges=None):
         """Invoice line values of the pending one-time charges (ad hoc, proration credits and charges)."""

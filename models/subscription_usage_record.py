@@ -1,7 +1,11 @@
 import logging
+import math
 from datetime import datetime, timezone
 
+from psycopg2 import errors as pg_errors
+
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -54,12 +58,21 @@ class SubscriptionUsageRecord(models.Model):
         sub_ids = {r.get("subscription_id") for r in records if r.get("subscription_id")}
         subscriptions = {s.id: s for s in Subscription.browse(sub_ids).exists()}
         metric_codes = {r.get("metric") for r in records if r.get("metric")}
-        metrics_by_code = {}
+        metrics_by_code = {}  # (code, company id or False) -> metric
         if metric_codes:
             for metric in Metric.search([("code", "in", list(metric_codes))]):
-                metrics_by_code.setdefault(metric.code, metric)
+                metrics_by_code[(metric.code, metric.company_id.id)] = metric
         metric_ids = {r.get("metric_id") for r in records if r.get("metric_id")}
         metrics_by_id = {m.id: m for m in Metric.browse(metric_ids).exists()}
+        if subscriptions:
+            # wait for a billing run that holds these subscriptions: its closed periods must be seen
+            self.env.execute_query(
+                SQL(
+                    "SELECT id FROM %s WHERE id IN %s FOR SHARE",
+                    SQL.identifier(Subscription._table),
+                    tuple(subscriptions),
+                )
+            )
         existing = {}
         keys = {r.get("idempotency_key") for r in records if r.get("idempotency_key")}
         if subscriptions and keys:
@@ -75,7 +88,12 @@ class SubscriptionUsageRecord(models.Model):
             result = {"idempotency_key": key, "status": "rejected", "id": False, "error": False}
             results.append(result)
             subscription = subscriptions.get(record.get("subscription_id"))
-            metric = metrics_by_id.get(record.get("metric_id")) or metrics_by_code.get(record.get("metric"))
+            metric = metrics_by_id.get(record.get("metric_id"))
+            if not metric and subscription and record.get("metric"):
+                # a code is looked up in the subscription's company first, then among shared metrics
+                metric = metrics_by_code.get((record["metric"], subscription.company_id.id)) or metrics_by_code.get(
+                    (record["metric"], False)
+                )
             error = self._check_usage_input(record, subscription, metric)
             if error:
                 result["error"] = error
@@ -106,26 +124,38 @@ class SubscriptionUsageRecord(models.Model):
         if to_create:
             created = self._create_usage_records([vals for _result, vals in to_create])
             for (result, vals), rec in zip(to_create, created, strict=True):
-                result.update(status="created" if rec else "duplicate", id=rec.id if rec else False)
+                if isinstance(rec, str):
+                    result.update(status="rejected", error=rec)
+                else:
+                    result.update(status="created" if rec else "duplicate", id=rec.id if rec else False)
                 for twin in seen[(vals["subscription_id"], vals["idempotency_key"])][1:]:
-                    twin["id"] = result["id"]
+                    twin.update(
+                        id=result["id"], status="duplicate" if result["id"] else result["status"], error=result["error"]
+                    )
         return results
 
     def _create_usage_records(self, vals_list):
-        """Create in one batch; if a concurrent ingestion stored some keys meanwhile, one by one."""
+        """Create in one batch; if that fails, record by record.
+
+        Returns one entry per input: the record, ``None`` when a concurrent
+        ingestion stored the key meanwhile (a duplicate), or the error text.
+        """
         try:
             with self.env.cr.savepoint():
                 return list(self.create(vals_list))
-        except Exception:  # noqa: BLE001 - unique key hit by a concurrent batch: isolate record by record
+        except Exception:  # noqa: BLE001 - isolate the failing records below
             self.env.invalidate_all()
         created = []
         for vals in vals_list:
             try:
                 with self.env.cr.savepoint():
                     created.append(self.create(vals))
-            except Exception:  # noqa: BLE001 - the key exists: acknowledged as a duplicate
+            except pg_errors.UniqueViolation:
                 self.env.invalidate_all()
-                created.append(self.browse())
+                created.append(None)
+            except Exception as error:  # noqa: BLE001 - reported as the record's rejection
+                self.env.invalidate_all()
+                created.append(str(error.args[0]) if error.args else repr(error))
         return created
 
     @staticmethod
@@ -147,7 +177,9 @@ class SubscriptionUsageRecord(models.Model):
         try:
             quantity = float(record.get("quantity"))
         except (TypeError, ValueError):
-            return _("Field quantity must be a number, got %(value)s.", value=record.get("quantity"))
+            quantity = math.nan
+        if not math.isfinite(quantity):
+            return _("Field quantity must be a finite number, got %(value)s.", value=record.get("quantity"))
         if quantity < 0 and not (metric.allow_negative and metric.aggregation == "sum"):
             return _("Field quantity cannot be negative for metric %(metric)s.", metric=metric.code)
         try:
