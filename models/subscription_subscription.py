@@ -341,6 +341,20 @@ class SubscriptionSubscription(models.Model):
                 sub._create_lines_from_plan()
         return subscriptions
 
+    def write(self, vals):
+        in_trial = self.filtered(lambda sub: sub.state == "trial") if vals.get("trial_end_date") else self.browse()
+        if not in_trial:
+            return super().write(vals)
+        # editing the end of a running trial extends (or shortens) it: billing starts the day after
+        new_end = fields.Date.to_date(vals["trial_end_date"])
+        rest = {key: value for key, value in vals.items() if key != "trial_end_date"}
+        result = super(SubscriptionSubscription, self - in_trial).write(vals) if self - in_trial else True
+        if rest:
+            super(SubscriptionSubscription, in_trial).write(rest)
+        for sub in in_trial:
+            sub._extend_trial(new_end)
+        return result
+
     @api.ondelete(at_uninstall=False)
     def _unlink_only_draft(self):
         for sub in self:
@@ -793,7 +807,7 @@ class SubscriptionSubscription(models.Model):
         if new_trial_end < self.start_date:
             raise ValidationError(_("The trial of %(sub)s cannot end before it starts.", sub=self.display_name))
         anchor = new_trial_end + timedelta(days=1)
-        self.write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
+        super().write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
         self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
 
     def _needs_payment_method(self):

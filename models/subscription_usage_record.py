@@ -55,6 +55,7 @@ class SubscriptionUsageRecord(models.Model):
         """
         Subscription = self.env["subscription.subscription"]
         Metric = self.env["subscription.usage.metric"]
+        records = [self._resolve_customer_subscription(record) for record in records]
         sub_ids = {r.get("subscription_id") for r in records if r.get("subscription_id")}
         subscriptions = {s.id: s for s in Subscription.browse(sub_ids).exists()}
         metric_codes = {r.get("metric") for r in records if r.get("metric")}
@@ -134,6 +135,48 @@ class SubscriptionUsageRecord(models.Model):
                     )
         return results
 
+    def _resolve_customer_subscription(self, record):
+        """A record given by customer (``partner_id``) and metric gets that customer's subscription.
+
+        The customer's one running subscription that meters the metric is
+        used; none or several leave ``subscription_id`` empty and the reason
+        in ``_resolution_error``.
+        """
+        if record.get("subscription_id") or not record.get("partner_id"):
+            return record
+        record = dict(record)
+        partner = self.env["res.partner"].browse(record["partner_id"]).exists()
+        metric_code = record.get("metric")
+        if not partner:
+            record["_resolution_error"] = _("Customer %(id)s does not exist.", id=record["partner_id"])
+            return record
+        lines = self.env["subscription.line"].search(
+            [
+                ("subscription_id.commercial_partner_id", "=", partner.commercial_partner_id.id),
+                ("subscription_id.state", "in", ("trial", "active", "notice", "paused")),
+                ("line_type", "=", "usage"),
+                "|",
+                ("metric_id.code", "=", metric_code),
+                ("metric_id", "=", record.get("metric_id") or 0),
+            ]
+        )
+        subscriptions = lines.subscription_id
+        if len(subscriptions) == 1:
+            record["subscription_id"] = subscriptions.id
+        elif not subscriptions:
+            record["_resolution_error"] = _(
+                "Customer %(customer)s has no running subscription that meters %(metric)s.",
+                customer=partner.display_name,
+                metric=metric_code or record.get("metric_id"),
+            )
+        else:
+            record["_resolution_error"] = _(
+                "Customer %(customer)s has several subscriptions that meter %(metric)s: give subscription_id.",
+                customer=partner.display_name,
+                metric=metric_code or record.get("metric_id"),
+            )
+        return record
+
     def _create_usage_records(self, vals_list):
         """Create in one batch; if that fails, record by record.
 
@@ -168,6 +211,8 @@ class SubscriptionUsageRecord(models.Model):
 
     def _check_usage_input(self, record, subscription, metric):
         """The translated reason why ``record`` cannot be stored, or ``False``."""
+        if record.get("_resolution_error"):
+            return record["_resolution_error"]
         if not record.get("idempotency_key"):
             return _("Field idempotency_key is required.")
         if not subscription:

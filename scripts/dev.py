@@ -574,7 +574,14 @@ def cmd_bench(args):
     checkout.prepare()
     pg = Postgres(cache).ensure()
     conf = checkout.write_conf(pg, odoo_info)
-    cmd = python_cmd(str(REPO / "benchmarks" / "billing_run_benchmark.py"), "-c", str(conf), "--n", str(args.n))
+    if args.script == "usage":
+        cmd = python_cmd(str(REPO / "benchmarks" / "usage_ingestion_benchmark.py"), "-c", str(conf))
+        if args.n is not None:
+            cmd += ["--records", str(args.n)]
+    else:
+        cmd = python_cmd(str(REPO / "benchmarks" / "billing_run_benchmark.py"), "-c", str(conf))
+        if args.n is not None:
+            cmd += ["--n", str(args.n)]
     if args.profile:
         cmd += ["--profile", args.profile]
     log(f"PostgreSQL: {pg.describe()}")
@@ -856,8 +863,17 @@ def main(argv=None):
     test.add_argument("--keep-db", action="store_true", help="do not drop the throwaway databases")
     test.set_defaults(func=cmd_test)
 
-    bench = sub.add_parser("bench", help="benchmark the billing run against bare account.move create + post")
-    bench.add_argument("--n", type=int, default=10000, help="number of subscriptions (default 10000)")
+    bench = sub.add_parser("bench", help="run a benchmark script of benchmarks/ on a fresh database")
+    bench.add_argument(
+        "script",
+        nargs="?",
+        choices=["billing", "usage"],
+        default="billing",
+        help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating",
+    )
+    bench.add_argument(
+        "--n", type=int, help="billing: subscriptions (default 10000); usage: usage records (default 100000)"
+    )
     bench.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the billing run to FILE")
     bench.set_defaults(func=cmd_bench)
 

@@ -916,3 +916,47 @@ class TestPricing(SubscriptionCommon):
         sub.action_start()
         self.assertEqual(self._bill(sub, date(2026, 1, 1)).invoice_line_ids.price_unit, 12.0)
         self.assertEqual(self._bill(sub, date(2026, 2, 1)).invoice_line_ids.price_unit, 12.0)
+
+    def test_usage_given_by_customer_and_metric_finds_the_customers_metering_subscription(self):
+        metric = self.env["subscription.usage.metric"].create({"name": "Exports", "code": "exports"})
+        plan = self._create_plan(code="EXP", name="Exports plan")
+        self.env["subscription.plan.line"].create(
+            {
+                "plan_id": plan.id,
+                "product_id": self.product_support.id,
+                "line_type": "usage",
+                "metric_id": metric.id,
+                "price_unit": 1.0,
+            }
+        )
+        sub = self._start(plan=plan, start_date=date(2026, 1, 1))
+        results = self.env["subscription.usage.record"]._ingest(
+            [
+                {
+                    "partner_id": self.customer_contact.id,
+                    "metric": "exports",
+                    "quantity": 3,
+                    "timestamp": "2026-01-05T08:00:00",
+                    "idempotency_key": "by-customer",
+                },
+                {
+                    "partner_id": self.other_customer.id,
+                    "metric": "exports",
+                    "quantity": 3,
+                    "timestamp": "2026-01-05T08:00:00",
+                    "idempotency_key": "other-customer",
+                },
+            ]
+        )
+        self.assertEqual(results[0]["status"], "created")
+        self.assertEqual(self.env["subscription.usage.record"].browse(results[0]["id"]).subscription_id, sub)
+        self.assertEqual(results[1]["status"], "rejected")
+        self.assertIn(self.other_customer.name, results[1]["error"])
+
+    def test_editing_the_trial_end_extends_the_trial(self):
+        plan = self._create_plan(code="TRX", name="Trial plan", trial_period_count=7, trial_period_unit="day")
+        sub = self._start(plan=plan, start_date=date(2026, 1, 1))
+        sub.trial_end_date = date(2026, 1, 20)
+        self.assertEqual(sub.billing_anchor_date, date(2026, 1, 21))
+        self.assertFalse(sub._run_billing(date(2026, 1, 20))["invoices"], "still in the extended trial")
+        self.assertEqual(len(sub._run_billing(date(2026, 1, 21))["invoices"]), 1)
