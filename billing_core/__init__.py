@@ -1,5 +1,8 @@
 """Pure-Python domain logic of subscription_billing (no Odoo import).
 
-Models call into these modules; they are unit-tested on their own with pytest
-and hypothesis (``billing_core/tests``).
+``periods`` (billing periods), ``terms`` (minimum term, renewal, notice),
+``pricing`` (per-unit and tiered prices, discounts, exact rounding),
+``proration`` (by days) and ``usage`` (aggregation of metered usage).
+Models call into these modules; they are unit-tested on their own with
+pytest and hypothesis (``billing_core/tests``).
 """
