@@ -15,3 +15,11 @@ from . import account_move
 from . import account_move_line
 from . import res_partner
 from . import product_template
+from . import res_company
+from . import res_partner_bank
+from . import sepa_mandate
+from . import sepa_collection
+from . import sepa_collection_line
+from . import sepa_return_reason
+from . import sepa_return
+from . import account_move_send

@@ -1,6 +1,9 @@
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
+from odoo.tools import format_amount, format_date
+
+from ..billing_core import sepa
 
 
 class AccountMove(models.Model):
@@ -8,6 +11,21 @@ class AccountMove(models.Model):
 
     _inherit = "account.move"
 
+    sepa_mandate_id = fields.Many2one(
+        "sepa.mandate", string="Direct Debit Mandate", copy=False, index="btree_not_null", check_company=True
+    )
+    sepa_debit_date = fields.Date(
+        string="Debit Date",
+        compute="_compute_sepa_debit_date",
+        store=True,
+        help="When the amount is debited: the due date, and at least the pre-notification period after "
+        "the invoice date.",
+    )
+    sepa_retry_count = fields.Integer(string="Debit Retries", copy=False, readonly=True)
+    sepa_dunning_required = fields.Boolean(
+        string="Dunning Required", copy=False, help="A returned debit that needs dunning instead of a new debit."
+    )
+    sepa_collection_line_ids = fields.One2many("sepa.collection.line", "invoice_id", string="Direct Debits")
     subscription_ids = fields.Many2many(
         "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
     )
@@ -18,6 +36,31 @@ class AccountMove(models.Model):
         for move in self:
             move.subscription_ids = move.invoice_line_ids.subscription_id
             move.subscription_count = len(move.subscription_ids)
+
+    @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due", "company_id.sepa_prenotification_days")
+    def _compute_sepa_debit_date(self):
+        for move in self:
+            if not move.sepa_mandate_id or not move.invoice_date:
+                move.sepa_debit_date = False
+                continue
+            move.sepa_debit_date = sepa.debit_date(
+                move.invoice_date, move.invoice_date_due, move.company_id.sepa_prenotification_days or 14
+            )
+
+    def _get_sepa_prenotification_text(self):
+        """The pre-notification of the debit (amount, date, mandate, creditor), or an empty string."""
+        self.ensure_one()
+        if not self.sepa_mandate_id or self.move_type != "out_invoice":
+            return ""
+        return _(
+            "We will debit %(amount)s from your account %(iban)s on %(date)s under SEPA direct debit "
+            "mandate %(mandate)s, creditor identifier %(creditor)s.",
+            amount=format_amount(self.env, self.amount_residual or self.amount_total, self.currency_id),
+            iban=self.sepa_mandate_id.partner_bank_id.display_name,
+            date=format_date(self.env, self.sepa_debit_date),
+            mandate=self.sepa_mandate_id.reference,
+            creditor=self.company_id.sepa_creditor_identifier,
+        )
 
     def button_cancel(self):
         result = super().button_cancel()

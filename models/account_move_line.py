@@ -15,6 +15,9 @@ class AccountMoveLine(models.Model):
     subscription_charge_id = fields.Many2one(
         "subscription.charge", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
     )
+    sepa_collection_line_id = fields.Many2one(
+        "sepa.collection.line", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
+    )
     subscription_discount_id = fields.Many2one(
         "subscription.discount", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
     )

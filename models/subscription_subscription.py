@@ -135,8 +135,15 @@ class SubscriptionSubscription(models.Model):
     change_ids = fields.One2many("subscription.change", "subscription_id", string="Changes")
     scheduled_change_count = fields.Integer(compute="_compute_scheduled_change_count")
     usage_record_count = fields.Integer(compute="_compute_usage_record_count")
+    sepa_mandate_id = fields.Many2one(
+        "sepa.mandate",
+        string="Direct Debit Mandate",
+        tracking=True,
+        check_company=True,
+        domain="[('commercial_partner_id', '=', commercial_partner_id), ('state', '=', 'active')]",
+    )
     payment_method = fields.Selection(
-        [("manual", "Bank transfer / manual payment")],
+        [("manual", "Bank transfer / manual payment"), ("sepa_dd", "SEPA direct debit")],
         tracking=True,
         help="How the customer pays; a plan may require one before a trial converts.",
     )
@@ -304,6 +311,24 @@ class SubscriptionSubscription(models.Model):
                         sub=sub.display_name,
                         end=format_date(self.env, sub.end_date),
                         start=format_date(self.env, sub.start_date),
+                    )
+                )
+
+    @api.constrains("payment_method", "sepa_mandate_id", "partner_id")
+    def _check_sepa_mandate(self):
+        for sub in self.filtered(lambda s: s.payment_method == "sepa_dd"):
+            mandate = sub.sepa_mandate_id
+            if not mandate:
+                raise ValidationError(
+                    _("Subscription %(sub)s is paid by SEPA direct debit: choose its mandate.", sub=sub.display_name)
+                )
+            if mandate.commercial_partner_id != sub.commercial_partner_id:
+                raise ValidationError(
+                    _(
+                        "Mandate %(ref)s belongs to %(owner)s, not to the customer of %(sub)s.",
+                        ref=mandate.reference,
+                        owner=mandate.partner_id.display_name,
+                        sub=sub.display_name,
                     )
                 )
 
@@ -810,6 +835,13 @@ class SubscriptionSubscription(models.Model):
         super().write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
         self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
 
+    def _get_sepa_mandate_for_invoice(self):
+        """The mandate that pays this subscription's invoices (empty unless paid by direct debit)."""
+        self.ensure_one()
+        if self.payment_method == "sepa_dd" and self.sepa_mandate_id.state == "active":
+            return self.sepa_mandate_id
+        return self.env["sepa.mandate"]
+
     def _needs_payment_method(self):
         self.ensure_one()
         return self.plan_id.requires_payment_method and not self.payment_method
@@ -1087,6 +1119,7 @@ class SubscriptionSubscription(models.Model):
             self.company_id.id,
             self.fiscal_position_id.id,
             self.payment_term_id.id,
+            self._get_sepa_mandate_for_invoice().id,
             journal.id,
         )
 
@@ -1192,8 +1225,11 @@ class SubscriptionSubscription(models.Model):
             "invoice_payment_term_id": first_sub.payment_term_id.id,
             "invoice_user_id": first_sub.user_id.id,
             "invoice_date": invoice_date,
+            # without a payment term the invoice is due on its date (not on the day the run happens)
+            **({} if first_sub.payment_term_id else {"invoice_date_due": invoice_date}),
             "invoice_origin": ", ".join(dict.fromkeys(sub.name for sub, _period in items)),
             "invoice_line_ids": [fields.Command.create(vals) for vals in line_vals],
+            "sepa_mandate_id": first_sub._get_sepa_mandate_for_invoice().id,
         }
 
     def _prepare_period_invoice_lines(self, period, billed_once=None):

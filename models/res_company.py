@@ -1,0 +1,71 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..billing_core import sepa
+
+
+class ResCompany(models.Model):
+    """SEPA direct-debit settings of the company (the creditor)."""
+
+    _inherit = "res.company"
+
+    sepa_creditor_identifier = fields.Char(
+        string="SEPA Creditor Identifier",
+        help="Gläubiger-Identifikationsnummer, e.g. DE98ZZZ09999999999 (issued by the Bundesbank in Germany).",
+    )
+    sepa_prenotification_days = fields.Integer(
+        string="Pre-notification (days)",
+        default=14,
+        help="Customers are told the amount and debit date at least this many days before the debit.",
+    )
+    sepa_rcur_only = fields.Boolean(
+        string="Send First Collections as RCUR",
+        help="Allowed since the 2016 rulebook; some banks prefer it. Otherwise first collections are FRST.",
+    )
+    sepa_pain_version = fields.Selection(
+        [("pain.008.001.08", "pain.008.001.08 (current)"), ("pain.008.001.02", "pain.008.001.02 (legacy)")],
+        string="Direct Debit Format",
+        default="pain.008.001.08",
+        required=True,
+    )
+    sepa_journal_id = fields.Many2one(
+        "account.journal",
+        string="Direct Debit Bank Journal",
+        domain="[('type', '=', 'bank'), ('company_id', '=', id)]",
+        help="Bank journal whose account receives the collections.",
+    )
+    sepa_return_fee_product_id = fields.Many2one(
+        "product.product",
+        string="Return Fee Product",
+        help="Charged to the customer (on the next invoice) when a direct debit is returned.",
+    )
+    sepa_return_fee_amount = fields.Monetary(string="Return Fee", currency_field="currency_id")
+    sepa_retry_limit = fields.Integer(
+        string="Debit Retries",
+        default=2,
+        help="How often a debit returned for insufficient funds is presented again.",
+    )
+
+    _sepa_prenotification_positive = models.Constraint(
+        "CHECK(sepa_prenotification_days >= 1)",
+        "The SEPA pre-notification period must be at least one day.",
+    )
+
+    @api.constrains("sepa_creditor_identifier")
+    def _check_sepa_creditor_identifier(self):
+        for company in self.filtered("sepa_creditor_identifier"):
+            try:
+                sepa.normalize_creditor_id(company.sepa_creditor_identifier)
+            except ValueError as error:
+                raise ValidationError(
+                    _(
+                        "SEPA creditor identifier %(value)s of %(company)s is invalid: %(reason)s",
+                        value=company.sepa_creditor_identifier,
+                        company=company.name,
+                        reason=error,
+                    )
+                ) from error
+
+    def _get_sepa_creditor_identifier(self):
+        self.ensure_one()
+        return sepa.normalize_creditor_id(self.sepa_creditor_identifier) if self.sepa_creditor_identifier else ""
