@@ -37,7 +37,8 @@ class AccountMove(models.Model):
             move.subscription_ids = move.invoice_line_ids.subscription_id
             move.subscription_count = len(move.subscription_ids)
 
-    @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due", "company_id.sepa_prenotification_days")
+    # not on the company's setting: a changed pre-notification period must not move dates already notified
+    @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due")
     def _compute_sepa_debit_date(self):
         for move in self:
             if not move.sepa_mandate_id or not move.invoice_date:

@@ -1,5 +1,6 @@
 import base64
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 from markupsafe import Markup
@@ -146,7 +147,7 @@ class SepaCollection(models.Model):
             )
             .invoice_id.ids
         )
-        tomorrow = fields.Date.context_today(self)
+        tomorrow = fields.Date.context_today(self) + timedelta(days=1)
         vals_list = []
         for invoice in invoices:
             if invoice.id in open_invoice_ids:
@@ -282,7 +283,8 @@ class SepaCollection(models.Model):
             raise UserError(_("Generate the file of %(name)s before booking it.", name=self.name))
         lines = self.line_ids.filtered(lambda line: line.state == "included")
         outstanding = self._get_outstanding_account()
-        currency = self.company_id.currency_id
+        currency = lines.invoice_id.currency_id[:1] or self.company_id.currency_id
+        # amounts in the invoices' currency (EUR); the company-currency balance follows the rate
         move_lines = [
             fields.Command.create(
                 {
@@ -291,8 +293,8 @@ class SepaCollection(models.Model):
                     "account_id": line.invoice_id.line_ids.filtered(
                         lambda aml: aml.account_id.account_type == "asset_receivable"
                     )[:1].account_id.id,
-                    "credit": line.amount,
-                    "debit": 0.0,
+                    "currency_id": currency.id,
+                    "amount_currency": -line.amount,
                     "sepa_collection_line_id": line.id,
                 }
             )
@@ -303,8 +305,8 @@ class SepaCollection(models.Model):
                 {
                     "name": _("Direct debit collection %(name)s", name=self.name),
                     "account_id": outstanding.id,
-                    "debit": float(sum((Decimal(str(line.amount)) for line in lines), Decimal(0))),
-                    "credit": 0.0,
+                    "currency_id": currency.id,
+                    "amount_currency": float(sum((Decimal(str(line.amount)) for line in lines), Decimal(0))),
                 }
             )
         )
@@ -314,7 +316,6 @@ class SepaCollection(models.Model):
                 "journal_id": self.journal_id.id,
                 "date": max(lines.mapped("collection_date")),
                 "ref": _("SEPA collection %(name)s", name=self.name),
-                "currency_id": currency.id,
                 "line_ids": move_lines,
             }
         )

@@ -83,16 +83,16 @@ class SepaReturn(models.Model):
                             "name": _("Returned debit %(ref)s", ref=line.end_to_end_id),
                             "partner_id": line.partner_id.id,
                             "account_id": credit.account_id.id,
-                            "debit": line.amount,
-                            "credit": 0.0,
+                            "currency_id": credit.currency_id.id,
+                            "amount_currency": line.amount,
                         }
                     ),
                     fields.Command.create(
                         {
                             "name": _("Returned debit %(ref)s", ref=line.end_to_end_id),
                             "account_id": outstanding.id,
-                            "debit": 0.0,
-                            "credit": line.amount,
+                            "currency_id": credit.currency_id.id,
+                            "amount_currency": -line.amount,
                         }
                     ),
                 ],

@@ -64,6 +64,17 @@ class SepaStatusImportWizard(models.TransientModel):
         Line = self.env["sepa.collection.line"]
         result = {"processed": 0, "known": 0, "unknown": []}
         for tx in returned:
+            # the same return reported again (a re-imported file) is recognised by id, date and reason
+            if tx.booking_date and self.env["sepa.return"].search_count(
+                [
+                    ("collection_line_id.end_to_end_id", "=", tx.end_to_end_id),
+                    ("return_date", "=", tx.booking_date),
+                    ("reason_id.code", "=", tx.reason_code),
+                ],
+                limit=1,
+            ):
+                result["known"] += 1
+                continue
             domain = [
                 ("end_to_end_id", "=", tx.end_to_end_id),
                 ("collection_state", "=", "booked"),
