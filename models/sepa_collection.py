@@ -319,7 +319,8 @@ class SepaCollection(models.Model):
                 "line_ids": move_lines,
             }
         )
-        move._post()
+        # posted now even when dated on a future collection date: the invoices are reconciled with it
+        move._post(soft=False)
         # one reconciliation plan for all invoices (not one reconcile() call per line)
         plan = []
         for credit in move.line_ids.filtered("sepa_collection_line_id"):

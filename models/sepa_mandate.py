@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
@@ -247,8 +245,3 @@ class SepaMandate(models.Model):
                 ),
             )
         return stale
-
-    def _get_expiry_date(self):
-        self.ensure_one()
-        last = self.last_collection_date or self.signature_date
-        return last + relativedelta(months=MANDATE_EXPIRY_MONTHS) - timedelta(days=1)

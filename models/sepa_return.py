@@ -98,7 +98,7 @@ class SepaReturn(models.Model):
                 ],
             }
         )
-        move._post()
+        move._post(soft=False)
         # the invoice reopens: its payment now offsets the return instead
         credit.remove_move_reconcile()
         debit = move.line_ids.filtered(lambda aml: aml.account_id == credit.account_id)

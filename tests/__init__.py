@@ -6,3 +6,4 @@ from . import test_security
 from . import test_portal
 from . import test_pricing
 from . import test_plan_changes
+from . import test_sepa
