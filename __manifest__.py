@@ -31,7 +31,11 @@
         "wizards/sepa_wizard_views.xml",
         "views/subscription_billing_menus.xml",
     ],
-    "demo": ["demo/subscription_demo.xml", "demo/subscription_pricing_demo.xml"],
+    "demo": [
+        "demo/subscription_demo.xml",
+        "demo/subscription_pricing_demo.xml",
+        "demo/sepa_demo.xml",
+    ],
     "installable": True,
     "application": True,
 }
