@@ -284,22 +284,34 @@ class SepaCollection(models.Model):
         lines = self.line_ids.filtered(lambda line: line.state == "included")
         outstanding = self._get_outstanding_account()
         currency = lines.invoice_id.currency_id[:1] or self.company_id.currency_id
-        # amounts in the invoices' currency (EUR); the company-currency balance follows the rate
-        move_lines = [
-            fields.Command.create(
-                {
-                    "name": self.env._("Direct debit %(ref)s", ref=line.end_to_end_id),
-                    "partner_id": line.partner_id.id,
-                    "account_id": line.invoice_id.line_ids.filtered(
-                        lambda aml: aml.account_id.account_type == "asset_receivable"
-                    )[:1].account_id.id,
-                    "currency_id": currency.id,
-                    "amount_currency": -line.amount,
-                    "sepa_collection_line_id": line.id,
-                }
+        company_currency = self.company_id.currency_id
+        booking_date = max(lines.mapped("collection_date"))
+
+        def balance_of(amount):
+            # the company-currency balance is given explicitly: Odoo would otherwise derive each
+            # line's balance from all the others, which is quadratic in the number of invoices
+            return currency._convert(amount, company_currency, self.company_id, booking_date)
+
+        move_lines = []
+        total_balance = 0.0
+        for line in lines:
+            balance = -balance_of(line.amount)
+            total_balance -= balance
+            move_lines.append(
+                fields.Command.create(
+                    {
+                        "name": self.env._("Direct debit %(ref)s", ref=line.end_to_end_id),
+                        "partner_id": line.partner_id.id,
+                        "account_id": line.invoice_id.line_ids.filtered(
+                            lambda aml: aml.account_id.account_type == "asset_receivable"
+                        )[:1].account_id.id,
+                        "currency_id": currency.id,
+                        "amount_currency": -line.amount,
+                        "balance": balance,
+                        "sepa_collection_line_id": line.id,
+                    }
+                )
             )
-            for line in lines
-        ]
         move_lines.append(
             fields.Command.create(
                 {
@@ -307,6 +319,7 @@ class SepaCollection(models.Model):
                     "account_id": outstanding.id,
                     "currency_id": currency.id,
                     "amount_currency": float(sum((Decimal(str(line.amount)) for line in lines), Decimal(0))),
+                    "balance": company_currency.round(total_balance),
                 }
             )
         )

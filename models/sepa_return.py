@@ -85,6 +85,7 @@ class SepaReturn(models.Model):
                             "account_id": credit.account_id.id,
                             "currency_id": credit.currency_id.id,
                             "amount_currency": line.amount,
+                            "balance": -credit.balance,
                         }
                     ),
                     fields.Command.create(
@@ -93,6 +94,7 @@ class SepaReturn(models.Model):
                             "account_id": outstanding.id,
                             "currency_id": credit.currency_id.id,
                             "amount_currency": -line.amount,
+                            "balance": credit.balance,
                         }
                     ),
                 ],
