@@ -27,6 +27,21 @@ class ResPartnerBank(models.Model):
                     )
                 ) from error
 
+    @api.constrains("bank_id")
+    def _check_bic(self):
+        for account in self.filtered("bank_id.bic"):
+            try:
+                sepa.normalize_bic(account.bank_id.bic)
+            except ValueError as error:
+                raise ValidationError(
+                    _(
+                        "BIC %(bic)s of the bank account of %(partner)s is invalid: %(reason)s",
+                        bic=account.bank_id.bic,
+                        partner=account.partner_id.display_name,
+                        reason=error,
+                    )
+                ) from error
+
     @api.model_create_multi
     def create(self, vals_list):
         accounts = super().create(vals_list)

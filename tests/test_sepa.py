@@ -847,3 +847,13 @@ class TestSepa(SubscriptionCommon):
                 date(2026, 1, 20),
             )
         self.assertFalse(self._line(collection, invoice).return_ids)
+
+    def test_a_bank_account_at_a_bank_with_an_invalid_bic_is_refused(self):
+        bank = self.env["res.bank"].create({"name": "Broken Bank", "bic": "NOTABIC"})
+        partner = self.env["res.partner"].create({"name": "BIC Tester"})
+        with self.assertRaises(ValidationError) as caught:
+            self.env["res.partner.bank"].create(
+                {"partner_id": partner.id, "acc_number": "GB82WEST12345698765432", "bank_id": bank.id}
+            )
+        self.assertIn("BIC Tester", str(caught.exception))
+        self.assertFalse(self.env["res.partner.bank"].search([("partner_id", "=", partner.id)]))
