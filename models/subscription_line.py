@@ -198,17 +198,7 @@ class SubscriptionLine(models.Model):
         """The line's price tiers in ``currency`` as :class:`pricing.Tier` rows, in order."""
         self.ensure_one()
         currency = currency or self.currency_id
-        rows = self.tier_ids.filtered(lambda t: t.currency_id == currency).sorted(
-            lambda t: (t.up_to_unlimited, t.up_to)
-        )
-        return [
-            pricing.Tier(
-                up_to=None if row.up_to_unlimited else Decimal(str(row.up_to)),
-                unit_price=Decimal(str(row.unit_price)),
-                flat_fee=Decimal(str(row.flat_fee)),
-            )
-            for row in rows
-        ]
+        return self.tier_ids._as_pricing_tiers(currency)
 
     def _rate(self, quantity):
         """Rate ``quantity`` with the line's pricing model: a :class:`pricing.Rating` (unrounded)."""

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -221,6 +223,17 @@ class SubscriptionPlan(models.Model):
             notice=self._interval_or_none(self.notice_period_count, self.notice_period_unit),
             consumer_rule=self.consumer_contract_rule,
         )
+
+    def _get_months_per_period(self):
+        """Length of one billing period in months (for MRR), as a Decimal."""
+        self.ensure_one()
+        count = Decimal(self.billing_period_count)
+        return {
+            "day": count * 12 / 365,
+            "week": count * 12 / 52,
+            "month": count,
+            "year": count * 12,
+        }[self.billing_period_unit]
 
     def _get_schedule_signature(self):
         """What must match for a subscription to move between plans without a new schedule."""

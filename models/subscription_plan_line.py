@@ -1,9 +1,6 @@
-from decimal import Decimal
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..billing_core import pricing
 from .subscription_line import LINE_TYPES, PRICING_MODELS
 
 
@@ -78,17 +75,7 @@ class SubscriptionPlanLine(models.Model):
     def _get_tiers(self, currency):
         """This line's tier table in ``currency`` as :class:`pricing.Tier` rows (empty if none)."""
         self.ensure_one()
-        rows = self.tier_ids.filtered(lambda t: t.currency_id == currency).sorted(
-            lambda t: (t.up_to_unlimited, t.up_to)
-        )
-        return [
-            pricing.Tier(
-                up_to=None if row.up_to_unlimited else Decimal(str(row.up_to)),
-                unit_price=Decimal(str(row.unit_price)),
-                flat_fee=Decimal(str(row.flat_fee)),
-            )
-            for row in rows
-        ]
+        return self.tier_ids._as_pricing_tiers(currency)
 
     def _is_priced_in(self, currency):
         """Whether this line has every price it needs in ``currency``."""

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -44,3 +46,17 @@ class SubscriptionPriceTier(models.Model):
                             error=error,
                         )
                     ) from error
+
+    def _as_pricing_tiers(self, currency):
+        """The rows of ``currency``, in order, as :class:`billing_core.pricing.Tier`."""
+        from ..billing_core import pricing
+
+        rows = self.filtered(lambda t: t.currency_id == currency).sorted(lambda t: (t.up_to_unlimited, t.up_to))
+        return [
+            pricing.Tier(
+                up_to=None if row.up_to_unlimited else Decimal(str(row.up_to)),
+                unit_price=Decimal(str(row.unit_price)),
+                flat_fee=Decimal(str(row.flat_fee)),
+            )
+            for row in rows
+        ]

@@ -264,12 +264,7 @@ class SubscriptionSubscription(models.Model):
         plan = self.plan_id
         if not plan or plan.billing_period_count < 1:
             return Decimal(0)
-        months = {
-            "day": Decimal(plan.billing_period_count) * 12 / 365,
-            "week": Decimal(plan.billing_period_count) * 12 / 52,
-            "month": Decimal(plan.billing_period_count),
-            "year": Decimal(plan.billing_period_count) * 12,
-        }[plan.billing_period_unit]
+        months = plan._get_months_per_period()
         total = sum(
             (line._get_full_period_amount() for line in lines if line.line_type == "recurring" and not line.date_end),
             Decimal(0),
@@ -758,13 +753,7 @@ class SubscriptionSubscription(models.Model):
             ),
             Decimal(0),
         )
-        plan = new_plan
-        months = {
-            "day": Decimal(plan.billing_period_count) * 12 / 365,
-            "week": Decimal(plan.billing_period_count) * 12 / 52,
-            "month": Decimal(plan.billing_period_count),
-            "year": Decimal(plan.billing_period_count) * 12,
-        }[plan.billing_period_unit]
+        months = new_plan._get_months_per_period()
         return pricing.round_to(total / months, Decimal(str(self.currency_id.rounding)))
 
     def _invoice_pending_charges(self, date_ref, charges=None):
