@@ -33,6 +33,7 @@ import base64
 import gc
 import os
 import resource
+import signal
 import sys
 import time
 from datetime import timedelta
@@ -58,11 +59,15 @@ def current_rss_mib():
     return pages * resource.getpagesize() / 1024 / 1024
 
 
-def create_database(odoo, db_name):
+def create_database(db_name):
+    """An empty database (``DatabaseExists`` if the name is taken: then nothing is dropped afterwards)."""
     from odoo.service import db as db_service
 
     db_service._create_empty_database(db_name)
-    odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
+
+
+def install_addon(odoo, db_name):
+    return odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
 
 
 def german_ibans(count):
@@ -290,13 +295,13 @@ def main(argv=None):
 
     config.parse_config(["-c", args.config, "--log-level=warn"])
     config["list_db"] = True  # this process creates and drops its own database
+    # a terminated run (SIGTERM, e.g. a timeout) still drops its database in the ``finally`` below
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     odoo.netsvc.init_logger()
     db_name = args.db or f"sb_sepa_bench_{args.n}_{int(time.time())}"
     print(f"Creating database {db_name} with subscription_billing ...", flush=True)
     t0 = time.perf_counter()
-    create_database(odoo, db_name)
-    print(f"Database ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    registry = odoo.modules.registry.Registry(db_name)
+    create_database(db_name)
     profiler = None
     if args.profile:
         import cProfile
@@ -304,6 +309,8 @@ def main(argv=None):
         profiler = cProfile.Profile()
     times = {}
     try:
+        registry = install_addon(odoo, db_name)
+        print(f"Database ready in {time.perf_counter() - t0:.0f} s", flush=True)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             today = fields.Date.context_today(env["res.partner"])
