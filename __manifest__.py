@@ -22,6 +22,7 @@
         "views/account_move_views.xml",
         "views/res_partner_views.xml",
         "views/product_template_views.xml",
+        "views/deferred_revenue_views.xml",
         "views/subscription_portal_templates.xml",
         "reports/report_invoice.xml",
         "reports/sepa_mandate_report.xml",
@@ -29,6 +30,7 @@
         "wizards/subscription_cancel_wizard_views.xml",
         "wizards/subscription_change_wizard_views.xml",
         "wizards/sepa_wizard_views.xml",
+        "wizards/deferred_revenue_wizard_views.xml",
         "views/subscription_billing_menus.xml",
     ],
     "demo": [
@@ -36,6 +38,7 @@
         "demo/subscription_pricing_demo.xml",
         "demo/sepa_demo.xml",
     ],
+    "post_init_hook": "_post_init_hook",
     "installable": True,
     "application": True,
 }

@@ -11,6 +11,7 @@ from . import subscription_coupon
 from . import subscription_discount
 from . import subscription_change
 from . import subscription_usage_record
+from . import account_chart_template
 from . import account_move
 from . import account_move_line
 from . import res_partner
@@ -23,3 +24,5 @@ from . import sepa_collection_line
 from . import sepa_return_reason
 from . import sepa_return
 from . import account_move_send
+from . import deferred_revenue_schedule
+from . import deferred_revenue_schedule_line

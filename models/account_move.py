@@ -1,9 +1,10 @@
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date
 
-from ..billing_core import sepa
+from ..billing_core import deferral, sepa
 
 
 class AccountMove(models.Model):
@@ -30,12 +31,25 @@ class AccountMove(models.Model):
         "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
     )
     subscription_count = fields.Integer(compute="_compute_subscription_ids")
+    is_revenue_recognition = fields.Boolean(
+        string="Revenue Recognition Entry", copy=False, readonly=True, index="btree_not_null"
+    )
+    deferred_schedule_ids = fields.One2many("deferred.revenue.schedule", "move_id", string="Deferred Revenue")
+    deferred_schedule_count = fields.Integer(compute="_compute_deferred_schedule_count")
+    recognition_line_ids = fields.One2many(
+        "deferred.revenue.schedule.line", "recognition_move_id", string="Recognised Months", readonly=True
+    )
 
     @api.depends("invoice_line_ids.subscription_id")
     def _compute_subscription_ids(self):
         for move in self:
             move.subscription_ids = move.invoice_line_ids.subscription_id
             move.subscription_count = len(move.subscription_ids)
+
+    @api.depends("deferred_schedule_ids", "recognition_line_ids")
+    def _compute_deferred_schedule_count(self):
+        for move in self:
+            move.deferred_schedule_count = len(move.deferred_schedule_ids or move.recognition_line_ids.schedule_id)
 
     # not on the company's setting: a changed pre-notification period must not move dates already notified
     @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due")
@@ -62,6 +76,115 @@ class AccountMove(models.Model):
             mandate=self.sepa_mandate_id.reference,
             creditor=self.company_id.sepa_creditor_identifier,
         )
+
+    # ------------------------------------------------------------------
+    # Deferred revenue
+    # ------------------------------------------------------------------
+    def _post(self, soft=True):
+        self._deferral_move_revenue_to_deferred_account()
+        posted = super()._post(soft)
+        posted._deferral_create_schedules()
+        # a reversed recognition entry gives its months back, to be recognised again
+        reversed_recognitions = posted.reversed_entry_id.filtered("is_revenue_recognition")
+        reversed_recognitions.sudo().recognition_line_ids._unrecognise()
+        return posted
+
+    def _deferral_origin_schedule(self, line):
+        """The schedule of the invoice line that credit note line ``line`` credits, if any."""
+        if self.move_type != "out_refund":
+            return self.env["deferred.revenue.schedule"]
+        domain = [
+            ("company_id", "=", self.company_id.id),
+            ("origin_schedule_id", "=", False),
+            ("move_id.move_type", "=", "out_invoice"),
+            ("date_start", "=", line.subscription_period_start),
+            ("date_end", "=", line.subscription_period_end),
+            ("product_id", "=", line.product_id.id),
+        ]
+        if self.reversed_entry_id:
+            domain.append(("move_id", "=", self.reversed_entry_id.id))
+        else:
+            # a credit note written by hand credits the customer's invoice line of that product and period
+            domain.append(("partner_id", "=", self.commercial_partner_id.id))
+        return self.env["deferred.revenue.schedule"].sudo().search(domain, order="id", limit=1)
+
+    def _deferral_lines(self):
+        """Customer invoice and credit note lines with a service period that may be deferred."""
+        return self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund")).invoice_line_ids.filtered(
+            lambda line: (
+                line.display_type == "product" and line.subscription_period_start and line.subscription_period_end
+            )
+        )
+
+    def _deferral_move_revenue_to_deferred_account(self):
+        """Before posting: book revenue of later service months on the deferred revenue account."""
+        for line in self.filtered(lambda m: m.state == "draft")._deferral_lines():
+            if line.deferral_revenue_account_id:
+                continue
+            move = line.move_id
+            origin = move._deferral_origin_schedule(line)
+            if origin:
+                revenue_account, deferred_account = origin.revenue_account_id, origin.deferred_account_id
+            else:
+                invoice_date = move.invoice_date or move.date or fields.Date.context_today(self)
+                if not deferral.needs_deferral(
+                    invoice_date, line.subscription_period_start, line.subscription_period_end
+                ):
+                    continue
+                revenue_account, deferred_account = line.account_id, line._get_deferred_revenue_account()
+                if not deferred_account:
+                    continue
+            distribution = line.analytic_distribution
+            line.write({"account_id": deferred_account.id, "deferral_revenue_account_id": revenue_account.id})
+            if line.analytic_distribution != distribution:
+                line.analytic_distribution = distribution
+
+    def _deferral_create_schedules(self):
+        """After posting: the recognition schedule of every deferred line; credit notes reduce theirs."""
+        # schedules are bookkeeping of the posting: whoever may post the invoice may create them
+        Schedule = self.env["deferred.revenue.schedule"].sudo()
+        values = []
+        for line in self._deferral_lines():
+            if not line.deferral_revenue_account_id or line.deferred_schedule_ids:
+                continue
+            move = line.move_id
+            origin = move._deferral_origin_schedule(line)
+            if origin:
+                origin.sudo()._reduce_by_credit(line, line.account_id)
+            else:
+                values.append(
+                    Schedule._prepare_schedule_values(
+                        line, line.deferral_revenue_account_id, line.account_id, line.analytic_distribution
+                    )
+                )
+        return Schedule.create(values) if values else Schedule
+
+    def button_draft(self):
+        if self.filtered("is_revenue_recognition"):
+            raise UserError(
+                _(
+                    "A revenue recognition entry cannot be reset to draft: reverse it instead; its months are "
+                    "then recognised again by the next run."
+                )
+            )
+        schedules = self.sudo().deferred_schedule_ids
+        schedules._check_can_reset()
+        result = super().button_draft()
+        schedules._remove()
+        for line in self.line_ids.filtered("deferral_revenue_account_id"):
+            distribution = line.analytic_distribution
+            line.write({"account_id": line.deferral_revenue_account_id.id, "deferral_revenue_account_id": False})
+            if line.analytic_distribution != distribution:
+                line.analytic_distribution = distribution
+        return result
+
+    def action_view_deferred_schedules(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.deferred_revenue_schedule_action")
+        schedules = self.deferred_schedule_ids or self.recognition_line_ids.schedule_id
+        action["domain"] = [("id", "in", schedules.ids)]
+        action["context"] = {}
+        return action
 
     def button_cancel(self):
         result = super().button_cancel()

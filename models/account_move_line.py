@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class AccountMoveLine(models.Model):
@@ -10,8 +11,26 @@ class AccountMoveLine(models.Model):
     subscription_line_id = fields.Many2one(
         "subscription.line", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
     )
-    subscription_period_start = fields.Date(string="Service Start", copy=False)
-    subscription_period_end = fields.Date(string="Service End", copy=False)
+    subscription_period_start = fields.Date(
+        string="Service Start", copy=False, help="First day of the service this line invoices."
+    )
+    subscription_period_end = fields.Date(
+        string="Service End",
+        copy=False,
+        help="Last day of the service this line invoices. Revenue of service months after the invoice month is "
+        "deferred and recognised month by month.",
+    )
+    deferral_revenue_account_id = fields.Many2one(
+        "account.account",
+        string="Recognised Into",
+        copy=False,
+        readonly=True,
+        help="The revenue account this line's deferred revenue is recognised into; the line itself is booked on "
+        "the deferred revenue account.",
+    )
+    deferred_schedule_ids = fields.One2many(
+        "deferred.revenue.schedule", "move_line_id", string="Deferred Revenue Schedule", readonly=True
+    )
     subscription_charge_id = fields.Many2one(
         "subscription.charge", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
     )
@@ -34,3 +53,50 @@ class AccountMoveLine(models.Model):
         "(subscription_charge_id) WHERE subscription_charge_id IS NOT NULL AND parent_state != 'cancel'",
         "This one-time charge has already been invoiced.",
     )
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+    @api.constrains("subscription_period_start", "subscription_period_end")
+    def _check_service_period(self):
+        for line in self:
+            start, end = line.subscription_period_start, line.subscription_period_end
+            if start and end and end < start:
+                raise ValidationError(
+                    _(
+                        "Service End %(end)s of invoice line “%(line)s” is before its Service Start %(start)s.",
+                        end=end,
+                        start=start,
+                        line=line.name or line.product_id.display_name,
+                    )
+                )
+
+    # ------------------------------------------------------------------
+    # Business methods
+    # ------------------------------------------------------------------
+    def _prepare_analytic_lines(self):
+        """Deferred revenue reaches the analytic accounts when it is recognised, not when it is invoiced."""
+        if self.deferral_revenue_account_id:
+            return []
+        return super()._prepare_analytic_lines()
+
+    def _copy_data_extend_business_fields(self, values):
+        """A credit note reversing an invoice credits the same service period of the same subscription."""
+        super()._copy_data_extend_business_fields(values)
+        values.update(
+            {
+                "subscription_id": self.subscription_id.id,
+                "subscription_period_start": self.subscription_period_start,
+                "subscription_period_end": self.subscription_period_end,
+            }
+        )
+
+    def _get_deferred_revenue_account(self):
+        """Where this invoice line's later months wait: plan, then product, then company (or nothing)."""
+        self.ensure_one()
+        product = self.product_id.with_company(self.company_id)
+        return (
+            self.subscription_id.plan_id.deferred_revenue_account_id
+            or product.deferred_revenue_account_id
+            or self.company_id.deferred_revenue_account_id
+        )

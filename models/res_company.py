@@ -2,12 +2,35 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import sepa
+from .account_chart_template import DEFERRED_REVENUE_ACCOUNTS
 
 
 class ResCompany(models.Model):
-    """SEPA direct-debit settings of the company (the creditor)."""
+    """SEPA direct-debit settings of the company (the creditor) and its deferred-revenue settings."""
 
     _inherit = "res.company"
+
+    deferred_revenue_account_id = fields.Many2one(
+        "account.account",
+        string="Deferred Revenue Account",
+        domain="[('account_type', 'in', ('liability_current', 'liability_non_current')), ('company_ids', 'in', id)]",
+        help="Revenue invoiced for service months after the invoice month is booked here and recognised month by "
+        "month (passive Rechnungsabgrenzung: 0990 in SKR03, 3900 in SKR04). Empty: no revenue is deferred.",
+    )
+    deferred_revenue_journal_id = fields.Many2one(
+        "account.journal",
+        string="Revenue Recognition Journal",
+        domain="[('type', '=', 'general'), ('company_id', '=', id)]",
+        help="Journal of the monthly recognition entries; the first miscellaneous journal when empty.",
+    )
+    deferred_revenue_method = fields.Selection(
+        [("days", "By days"), ("equal", "Equal monthly parts")],
+        string="Recognition Method",
+        default="days",
+        required=True,
+        help="By days: each month gets the share of the service period's days in it. Equal monthly parts: every "
+        "full month the same amount, partly covered months by their share of days.",
+    )
 
     sepa_creditor_identifier = fields.Char(
         string="SEPA Creditor Identifier",
@@ -69,3 +92,20 @@ class ResCompany(models.Model):
     def _get_sepa_creditor_identifier(self):
         self.ensure_one()
         return sepa.normalize_creditor_id(self.sepa_creditor_identifier) if self.sepa_creditor_identifier else ""
+
+    def _get_deferred_revenue_journal(self):
+        """The journal of recognition entries: the configured one or the first miscellaneous journal."""
+        self.ensure_one()
+        return self.deferred_revenue_journal_id or self.env["account.journal"].search(
+            [("type", "=", "general"), ("company_id", "=", self.id)], limit=1
+        )
+
+    def _set_default_deferred_revenue_account(self):
+        """Use the chart's deferred-income account (0990 in SKR03, 3900 in SKR04) where none is set."""
+        for company in self.filtered(lambda c: not c.deferred_revenue_account_id and c.chart_template):
+            xml_id = DEFERRED_REVENUE_ACCOUNTS.get(company.chart_template)
+            account = xml_id and self.env["account.chart.template"].with_company(company).ref(
+                xml_id, raise_if_not_found=False
+            )
+            if account:
+                company.deferred_revenue_account_id = account

@@ -18,7 +18,7 @@ class SubscriptionPlan(models.Model):
 
     _name = "subscription.plan"
     _description = "Subscription Plan"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "analytic.mixin"]
     _order = "sequence, name, id"
     _check_company_auto = True
 
@@ -81,6 +81,24 @@ class SubscriptionPlan(models.Model):
         check_company=True,
         domain="[('type', '=', 'sale')]",
         help="Sales journal of the generated invoices; the company's first sales journal when empty.",
+    )
+    revenue_account_id = fields.Many2one(
+        "account.account",
+        string="Revenue Account",
+        check_company=True,
+        domain="[('account_type', 'in', ('income', 'income_other'))]",
+        tracking=True,
+        help="Revenue account of every invoice line of this plan (account assignment); the product's income "
+        "account when empty.",
+    )
+    deferred_revenue_account_id = fields.Many2one(
+        "account.account",
+        string="Deferred Revenue Account",
+        check_company=True,
+        domain="[('account_type', 'in', ('liability_current', 'liability_non_current'))]",
+        tracking=True,
+        help="Where revenue for later service months waits until it is recognised; the product's, then the "
+        "company's deferred revenue account when empty.",
     )
     auto_post_invoices = fields.Boolean(string="Post Invoices Automatically", default=True)
     send_invoices = fields.Boolean(string="Send Invoices by E-mail", help="Send each posted invoice to the customer.")

@@ -1200,10 +1200,11 @@ class SubscriptionSubscription(models.Model):
         invoice_date = first_sub._get_item_invoice_date(first_period)
         line_vals = []
         for sub, period in items:
-            line_vals += sub._prepare_period_invoice_lines(period, charged)
+            sub_line_vals = sub._prepare_period_invoice_lines(period, charged)
             if sub not in charged:
                 charged.add(sub)
-                line_vals += sub._prepare_charge_invoice_lines()
+                sub_line_vals += sub._prepare_charge_invoice_lines()
+            line_vals += sub._apply_account_assignment(sub_line_vals)
         return {
             "move_type": "out_invoice",
             "partner_id": first_sub.partner_invoice_id.id,
@@ -1220,6 +1221,23 @@ class SubscriptionSubscription(models.Model):
             "invoice_line_ids": [fields.Command.create(vals) for vals in line_vals],
             "sepa_mandate_id": first_sub._get_sepa_mandate_for_invoice().id,
         }
+
+    def _apply_account_assignment(self, line_vals):
+        """Set the plan's revenue account and analytic distribution on invoice line values (hook).
+
+        Without them on the plan, Odoo's defaults apply: the product's income account and the analytic
+        distribution models (which can match on product, customer or account).
+        """
+        self.ensure_one()
+        plan = self.plan_id
+        for vals in line_vals:
+            if vals.get("display_type") in ("line_section", "line_note"):
+                continue
+            if plan.revenue_account_id:
+                vals["account_id"] = plan.revenue_account_id.id
+            if plan.analytic_distribution:
+                vals["analytic_distribution"] = plan.analytic_distribution
+        return line_vals
 
     def _prepare_period_invoice_lines(self, period, billed_once=None):
         """Invoice line values of one billing period: recurring, setup and usage lines, then discounts.

@@ -4,3 +4,6 @@ from . import subscription_change_wizard
 from . import subscription_coupon_wizard
 from . import sepa_mandate_wizard
 from . import sepa_return_wizard
+from . import deferred_revenue_recognition_wizard
+from . import deferred_revenue_report
+from . import deferred_revenue_report_line

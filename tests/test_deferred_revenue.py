@@ -1,0 +1,327 @@
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import SubscriptionCommon
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestDeferredRevenue(SubscriptionCommon):
+    """Revenue of later service months waits on the deferred account and is recognised month by month."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.deferred_account = cls.env["account.account"].create(
+            {"name": "Deferred Revenue", "code": "DEFREV", "account_type": "liability_current"}
+        )
+        cls.company.deferred_revenue_account_id = cls.deferred_account
+        cls.revenue_account = (
+            cls.product_hosting.property_account_income_id or cls.company_data["default_account_revenue"]
+        )
+        cls.Line = cls.env["deferred.revenue.schedule.line"]
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+    def _bill(self, sub, date_ref):
+        invoices = sub._run_billing(date_ref)["invoices"]
+        self.assertTrue(invoices, f"the run of {date_ref} invoices {sub.name}")
+        return invoices
+
+    def _balance(self, account, date_to=None, line=None):
+        """Credit balance of ``account`` over posted entries (optionally up to ``date_to``)."""
+        domain = [("account_id", "=", account.id), ("parent_state", "=", "posted")]
+        if date_to:
+            domain.append(("date", "<=", date_to))
+        if line is not None:
+            domain.append(("id", "in", line.ids))
+        return -sum(self.env["account.move.line"].search(domain).mapped("balance"))
+
+    def _revenue_of(self, invoice):
+        """Credit balance of the revenue account over the invoice and the entries recognising it."""
+        schedules = invoice.deferred_schedule_ids
+        entries = schedules.line_ids.recognition_move_id
+        lines = (invoice | entries).line_ids.filtered(lambda line: line.account_id == self.revenue_account)
+        return -sum(lines.mapped("balance"))
+
+    def _yearly_invoice(self, start=date(2026, 1, 1), **values):
+        sub = self._start(plan=self.plan_yearly, start_date=start, **values)
+        return sub, self._bill(sub, start)
+
+    # ------------------------------------------------------------------
+    # Deferral at posting
+    # ------------------------------------------------------------------
+    def test_yearly_invoice_books_its_revenue_on_the_deferred_account_with_a_schedule_by_days(self):
+        _sub, invoice = self._yearly_invoice()
+        line = invoice.invoice_line_ids
+        self.assertEqual(line.account_id, self.deferred_account)
+        self.assertEqual(line.deferral_revenue_account_id, self.revenue_account)
+        self.assertEqual(self._balance(self.deferred_account), 1200.0)
+        schedule = invoice.deferred_schedule_ids
+        self.assertEqual(len(schedule), 1)
+        self.assertEqual((schedule.date_start, schedule.date_end), (date(2026, 1, 1), date(2026, 12, 31)))
+        days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        # cumulative rounding of 1200 * days / 365, by hand: each month is its running total minus the previous
+        expected, previous, running = [], 0.0, 0
+        for month_days in days:
+            running += month_days
+            cumulative = round(1200 * running / 365 + 1e-9, 2)
+            expected.append(round(cumulative - previous, 2))
+            previous = cumulative
+        self.assertEqual([round(a, 2) for a in schedule.line_ids.mapped("amount")], expected)
+        self.assertAlmostEqual(sum(schedule.line_ids.mapped("amount")), 1200.0, places=6)
+        self.assertEqual(schedule.line_ids.mapped("date")[0], date(2026, 1, 31))
+        self.assertEqual(schedule.line_ids.mapped("date")[-1], date(2026, 12, 31))
+        self.assertEqual(set(schedule.line_ids.mapped("state")), {"pending"})
+
+    def test_a_line_inside_the_invoice_month_is_not_deferred(self):
+        plan = self._create_plan(code="CAL", name="Calendar monthly", period_alignment="calendar")
+        sub = self._start(plan=plan, start_date=date(2026, 3, 1))
+        invoice = self._bill(sub, date(2026, 3, 1))
+        self.assertEqual(invoice.invoice_line_ids.account_id, self.revenue_account)
+        self.assertFalse(invoice.invoice_line_ids.deferral_revenue_account_id)
+        self.assertFalse(invoice.deferred_schedule_ids)
+
+    def test_no_deferred_account_means_no_deferral(self):
+        self.company.deferred_revenue_account_id = False
+        _sub, invoice = self._yearly_invoice()
+        self.assertEqual(invoice.invoice_line_ids.account_id, self.revenue_account)
+        self.assertFalse(invoice.deferred_schedule_ids)
+
+    def test_equal_monthly_parts(self):
+        self.company.deferred_revenue_method = "equal"
+        _sub, invoice = self._yearly_invoice(start=date(2026, 1, 15))
+        amounts = invoice.deferred_schedule_ids.line_ids.mapped("amount")
+        # 15 Jan - 14 Jan: January 17/31 of a month, eleven full months, January 14/31 (100.00 a month)
+        self.assertEqual(len(amounts), 13)
+        self.assertAlmostEqual(amounts[0], round(100 * 17 / 31, 2))
+        self.assertEqual(amounts[1:12], [100.0] * 11)
+        self.assertAlmostEqual(sum(amounts), 1200.0, places=6)
+
+    def test_service_dates_on_a_manual_invoice_are_deferred(self):
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "invoice_date": date(2026, 4, 10),
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_support.id,
+                            "price_unit": 300.0,
+                            "tax_ids": [Command.clear()],
+                            "subscription_period_start": date(2026, 4, 1),
+                            "subscription_period_end": date(2026, 6, 30),
+                        }
+                    )
+                ],
+            }
+        )
+        invoice.action_post()
+        schedule = invoice.deferred_schedule_ids
+        # 30, 31 and 30 of 91 days, rounded on the running total: 98.90, 201.10 - 98.90, 300 - 201.10
+        april, to_may = round(300 * 30 / 91, 2), round(300 * 61 / 91, 2)
+        expected = [april, round(to_may - april, 2), round(300 - to_may, 2)]
+        self.assertEqual([round(a, 2) for a in schedule.line_ids.mapped("amount")], expected)
+        # the revenue of April is recognised with April, the rest waits
+        self.assertEqual(schedule.line_ids.mapped("date"), [date(2026, 4, 30), date(2026, 5, 31), date(2026, 6, 30)])
+
+    def test_service_end_before_start_is_refused(self):
+        with self.assertRaisesRegex(Exception, "Service End"):
+            self.env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_support.id,
+                                "subscription_period_start": date(2026, 4, 1),
+                                "subscription_period_end": date(2026, 3, 31),
+                            }
+                        )
+                    ],
+                }
+            )
+
+    # ------------------------------------------------------------------
+    # Recognition
+    # ------------------------------------------------------------------
+    def test_recognising_a_month_twice_creates_nothing_and_catch_up_dates_each_month(self):
+        _sub, invoice = self._yearly_invoice()
+        schedule = invoice.deferred_schedule_ids
+        january = self.Line._recognise_until(date(2026, 1, 20))
+        self.assertEqual(len(january), 1)
+        self.assertEqual(january.date, date(2026, 1, 31))
+        self.assertEqual(january.state, "posted")
+        self.assertFalse(self.Line._recognise_until(date(2026, 1, 31)), "January is recognised once")
+        catch_up = self.Line._recognise_until(date(2026, 3, 31))
+        self.assertEqual(sorted(catch_up.mapped("date")), [date(2026, 2, 28), date(2026, 3, 31)])
+        recognised = schedule.line_ids.filtered(lambda line: line.state == "recognised")
+        self.assertEqual(len(recognised), 3)
+        expected = sum(recognised.mapped("amount"))
+        self.assertAlmostEqual(self._revenue_of(invoice), expected, places=2)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 1200.0 - expected, places=2)
+        self.assertAlmostEqual(schedule.recognised_amount + schedule.residual_amount, 1200.0, places=2)
+        for entry in january | catch_up:
+            self.assertAlmostEqual(sum(entry.line_ids.mapped("debit")), sum(entry.line_ids.mapped("credit")))
+            self.assertTrue(entry.is_revenue_recognition)
+
+    def test_one_entry_per_month_groups_lines_by_account(self):
+        invoices = self.env["account.move"]
+        for partner in (self.customer, self.other_customer):
+            invoices |= self._yearly_invoice(partner=partner)[1]
+        entry = self.Line._recognise_until(date(2026, 1, 31))
+        self.assertEqual(len(entry), 1, "one entry per month and journal")
+        self.assertEqual(len(entry.line_ids), 2, "one revenue line and one deferred line for two schedules")
+        self.assertEqual(entry.recognition_line_ids.schedule_id, invoices.deferred_schedule_ids)
+        revenue_line = entry.line_ids.filtered(lambda line: line.account_id == self.revenue_account)
+        self.assertAlmostEqual(revenue_line.credit, 2 * round(1200 * 31 / 365, 2))
+
+    def test_cron_recognises_the_months_that_have_ended(self):
+        _sub, invoice = self._yearly_invoice()
+        cron = self.env.ref("subscription_billing.ir_cron_deferred_revenue_recognition")
+        with freeze_time("2026-03-05 02:00:00"), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        months = invoice.deferred_schedule_ids.line_ids
+        self.assertEqual(months.mapped("state")[:3], ["recognised", "recognised", "pending"])
+        self.assertEqual(months[:2].recognition_move_id.mapped("date"), [date(2026, 1, 31), date(2026, 2, 28)])
+        with freeze_time("2026-03-06 02:00:00"), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        self.assertEqual(len(months.recognition_move_id), 2, "the next day's run recognises nothing more")
+
+    def test_locked_month_is_recognised_on_the_first_open_day(self):
+        _sub, invoice = self._yearly_invoice()
+        self.company.sudo().fiscalyear_lock_date = date(2026, 2, 15)
+        moves = self.Line._recognise_until(date(2026, 1, 31))
+        self.assertEqual(moves.date, date(2026, 2, 16))
+        self.assertEqual(invoice.deferred_schedule_ids.line_ids[0].recognition_date, date(2026, 2, 16))
+
+    def test_recognition_carries_the_plans_account_assignment(self):
+        analytic_plan = self.env["account.analytic.plan"].create({"name": "Products"})
+        analytic = self.env["account.analytic.account"].create({"name": "Cloud", "plan_id": analytic_plan.id})
+        other_revenue = self.revenue_account.copy({"code": "REVSUB"})
+        self.plan_yearly.write(
+            {"revenue_account_id": other_revenue.id, "analytic_distribution": {str(analytic.id): 100}}
+        )
+        _sub, invoice = self._yearly_invoice()
+        line = invoice.invoice_line_ids
+        self.assertEqual(line.deferral_revenue_account_id, other_revenue)
+        self.assertEqual(line.analytic_distribution, {str(analytic.id): 100})
+        self.assertFalse(line.analytic_line_ids, "no analytic revenue before it is recognised")
+        entry = self.Line._recognise_until(date(2026, 1, 31))
+        revenue_line = entry.line_ids.filtered(lambda aml: aml.account_id == other_revenue)
+        self.assertEqual(revenue_line.analytic_distribution, {str(analytic.id): 100})
+        self.assertAlmostEqual(sum(revenue_line.analytic_line_ids.mapped("amount")), round(1200 * 31 / 365, 2))
+
+    def test_plan_deferred_account_wins_over_the_company(self):
+        plan_deferred = self.deferred_account.copy({"code": "DEFPLAN"})
+        self.plan_yearly.deferred_revenue_account_id = plan_deferred
+        _sub, invoice = self._yearly_invoice()
+        self.assertEqual(invoice.invoice_line_ids.account_id, plan_deferred)
+        self.assertEqual(invoice.deferred_schedule_ids.deferred_account_id, plan_deferred)
+
+    # ------------------------------------------------------------------
+    # Credit notes and reset to draft
+    # ------------------------------------------------------------------
+    def _credit_note(self, invoice, date_ref):
+        reversal = invoice._reverse_moves([{"invoice_date": date_ref, "date": date_ref}])
+        reversal.action_post()
+        return reversal
+
+    def test_credit_note_after_three_recognised_months_leaves_the_deferred_account_at_zero(self):
+        _sub, invoice = self._yearly_invoice()
+        self.Line._recognise_until(date(2026, 3, 31))
+        credit_note = self._credit_note(invoice, date(2026, 4, 10))
+        self.assertEqual(credit_note.invoice_line_ids.account_id, self.deferred_account)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+        self.assertAlmostEqual(self._revenue_of(invoice) + self._revenue_of(credit_note), 0.0, places=2)
+        schedule = invoice.deferred_schedule_ids
+        self.assertEqual(schedule.state, "done")
+        self.assertEqual(set(schedule.line_ids[3:].mapped("state")), {"cancelled"})
+        self.assertFalse(self.Line._recognise_until(date(2026, 12, 31)), "nothing left to recognise")
+        credit_schedule = credit_note.deferred_schedule_ids
+        self.assertEqual(credit_schedule.origin_schedule_id, schedule)
+        self.assertAlmostEqual(credit_schedule.amount, -1200.0)
+
+    def test_partial_credit_note_reduces_the_months_to_come(self):
+        _sub, invoice = self._yearly_invoice()
+        self.Line._recognise_until(date(2026, 6, 30))
+        schedule = invoice.deferred_schedule_ids
+        pending_before = schedule.residual_amount
+        credit_note = self.env["account.move"].create(
+            {
+                "move_type": "out_refund",
+                "partner_id": self.customer.id,
+                "invoice_date": date(2026, 7, 1),
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_hosting.id,
+                            "price_unit": 300.0,
+                            "tax_ids": [Command.clear()],
+                            "subscription_period_start": date(2026, 1, 1),
+                            "subscription_period_end": date(2026, 12, 31),
+                        }
+                    )
+                ],
+            }
+        )
+        credit_note.action_post()
+        self.assertAlmostEqual(schedule.residual_amount, pending_before - 300.0, places=2)
+        self.assertAlmostEqual(self._balance(self.deferred_account), pending_before - 300.0, places=2)
+        self.Line._recognise_until(date(2026, 12, 31))
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+        self.assertAlmostEqual(self._revenue_of(invoice), 900.0, places=2)
+
+    def test_reset_to_draft_removes_the_schedule_or_refuses_when_recognised(self):
+        _sub, invoice = self._yearly_invoice()
+        invoice.button_draft()
+        self.assertFalse(invoice.deferred_schedule_ids)
+        self.assertEqual(invoice.invoice_line_ids.account_id, self.revenue_account)
+        self.assertFalse(invoice.invoice_line_ids.deferral_revenue_account_id)
+        invoice.action_post()
+        entry = self.Line._recognise_until(date(2026, 1, 31))
+        with self.assertRaisesRegex(UserError, "already recognised"):
+            invoice.button_draft()
+        with self.assertRaisesRegex(UserError, "reverse it instead"):
+            entry.button_draft()
+        reversal = entry._reverse_moves([{"date": date(2026, 2, 1)}])
+        reversal.action_post()
+        self.assertEqual(invoice.deferred_schedule_ids.line_ids[0].state, "pending", "the month is given back")
+        invoice.button_draft()
+        self.assertFalse(invoice.deferred_schedule_ids)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+
+    # ------------------------------------------------------------------
+    # Report and ledger
+    # ------------------------------------------------------------------
+    def test_waterfall_reconciles_with_the_ledger(self):
+        _sub, invoice = self._yearly_invoice()
+        self.Line._recognise_until(date(2026, 2, 28))
+        self._credit_note(invoice, date(2026, 3, 10))
+        report = self.env["deferred.revenue.report"].create(
+            {"date_from": date(2026, 1, 1), "date_to": date(2026, 3, 31)}
+        )
+        rows = report._get_waterfall()
+        january, february, march = rows
+        jan_amount = round(1200 * 31 / 365, 2)
+        feb_amount = round(1200 * 59 / 365, 2) - jan_amount
+        self.assertEqual(float(january["opening"]), 0.0)
+        self.assertEqual(float(january["added"]), 1200.0)
+        self.assertAlmostEqual(float(january["recognised"]), jan_amount)
+        self.assertAlmostEqual(float(february["recognised"]), feb_amount)
+        self.assertEqual(float(march["reduced"]), -1200.0)
+        self.assertAlmostEqual(float(march["recognised"]), -(jan_amount + feb_amount), msg="credited back at once")
+        self.assertAlmostEqual(float(march["closing"]), 0.0)
+        self.assertEqual(report.difference, 0.0)
+        for month_end, row in zip((date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)), rows, strict=True):
+            self.assertAlmostEqual(float(row["closing"]), self._balance(self.deferred_account, date_to=month_end))
+        report.action_show()
+        self.assertEqual(len(report.line_ids), 3)

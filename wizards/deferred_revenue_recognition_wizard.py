@@ -1,0 +1,42 @@
+from datetime import timedelta
+
+from odoo import _, fields, models
+
+
+class DeferredRevenueRecognitionWizard(models.TransientModel):
+    """Close a month: recognise deferred revenue up to its end, catching up earlier months."""
+
+    _name = "deferred.revenue.recognition.wizard"
+    _description = "Recognise Deferred Revenue"
+
+    date = fields.Date(
+        string="Up to Month of",
+        required=True,
+        default=lambda self: fields.Date.context_today(self).replace(day=1) - timedelta(days=1),
+        help="Every month up to the end of this date's month that is not recognised yet gets its entry.",
+    )
+    company_ids = fields.Many2many(
+        "res.company", string="Companies", required=True, default=lambda self: self.env.company
+    )
+
+    def action_recognise(self):
+        self.ensure_one()
+        moves = self.env["deferred.revenue.schedule.line"]._recognise_until(self.date, companies=self.company_ids)
+        if not moves:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "info",
+                    "message": _("There is no deferred revenue left to recognise up to %(date)s.", date=self.date),
+                    "next": {"type": "ir.actions.act_window_close"},
+                },
+            }
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Recognition Entries"),
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("id", "in", moves.ids)],
+            "context": {"create": False},
+        }

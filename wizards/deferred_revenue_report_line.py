@@ -1,0 +1,18 @@
+from odoo import fields, models
+
+
+class DeferredRevenueReportLine(models.TransientModel):
+    """One month of the deferred revenue waterfall (exportable from the list)."""
+
+    _name = "deferred.revenue.report.line"
+    _description = "Deferred Revenue Report Month"
+    _order = "month"
+
+    report_id = fields.Many2one("deferred.revenue.report", required=True, ondelete="cascade")
+    currency_id = fields.Many2one(related="report_id.currency_id")
+    month = fields.Date(required=True)
+    opening = fields.Monetary(string="Opening Balance")
+    added = fields.Monetary(string="Deferred", help="Revenue of later months invoiced in this month.")
+    reduced = fields.Monetary(string="Credited", help="Deferred revenue reduced by credit notes in this month.")
+    recognised = fields.Monetary(string="Recognised")
+    closing = fields.Monetary(string="Closing Balance")
