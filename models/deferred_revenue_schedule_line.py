@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..billing_core import deferral
 
@@ -168,9 +169,40 @@ class DeferredRevenueScheduleLine(models.Model):
                 }
             )
             move._post(soft=False)
-        # the schedule is bookkeeping of the entry: whoever may post the entry may mark its months
-        self.sudo().write({"state": "recognised", "recognition_move_id": move.id, "recognition_date": entry_date})
+        self._mark_recognised(move, entry_date)
         return move
+
+    def _mark_recognised(self, move, entry_date):
+        """Mark these months recognised by ``move`` only if they are still pending, or fail.
+
+        The update re-checks ``state = 'pending'`` on the committed row version, so a worker acting on
+        a stale view after another one recognised the month changes nothing and rolls back its entry.
+        """
+        self.flush_model(["state", "recognition_move_id", "recognition_date"])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE deferred_revenue_schedule_line SET state = 'recognised', recognition_move_id = %s, "
+                "recognition_date = %s, write_uid = %s, write_date = NOW() AT TIME ZONE 'UTC' "
+                "WHERE id IN %s AND state = 'pending' RETURNING id",
+                move.id or None,
+                entry_date,
+                self.env.uid,
+                tuple(self.ids),
+            )
+        )
+        marked = {row[0] for row in self.env.cr.fetchall()}
+        fnames = ["state", "recognition_move_id", "recognition_date"]
+        self.invalidate_recordset(fnames)
+        self.modified(fnames)
+        move.invalidate_recordset(["recognition_line_ids"])
+        if marked != set(self.ids):
+            raise UserError(
+                _(
+                    "%(count)s month(s) of deferred revenue were recognised by another run meanwhile; nothing was "
+                    "posted. Run the recognition again.",
+                    count=len(set(self.ids) - marked),
+                )
+            )
 
     @api.model
     def _get_recognition_entry_date(self, company, journal, date):

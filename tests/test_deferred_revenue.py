@@ -1,10 +1,13 @@
+import uuid
 from datetime import date
 
 from freezegun import freeze_time
+from psycopg2.errors import SerializationFailure
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
 
 from .common import SubscriptionCommon
 
@@ -325,3 +328,105 @@ class TestDeferredRevenue(SubscriptionCommon):
             self.assertAlmostEqual(float(row["closing"]), self._balance(self.deferred_account, date_to=month_end))
         report.action_show()
         self.assertEqual(len(report.line_ids), 3)
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestRevenueRecognitionConcurrency(TransactionCase):
+    """Two workers recognising the same month: each month is recognised once.
+
+    The data is committed (several real cursors must see it) and lives in 2091, where no other test looks.
+    """
+
+    START = date(2091, 1, 1)
+
+    def setUp(self):
+        super().setUp()
+        with self.env.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env.ref("base.main_company")
+            if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
+                env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+            deferred = env["account.account"].create(
+                {
+                    "name": "Concurrency deferred revenue",
+                    "code": f"DR{uuid.uuid4().hex[:6]}",
+                    "account_type": "liability_current",
+                    "company_ids": [Command.set(company.ids)],
+                }
+            )
+            product = env["product.product"].create(
+                {"name": "Concurrency yearly", "type": "service", "subscription_ok": True, "taxes_id": False}
+            )
+            plan = env["subscription.plan"].create(
+                {
+                    "name": "Concurrency yearly",
+                    "code": f"CONCY-{uuid.uuid4().hex}",
+                    "company_id": company.id,
+                    "billing_period_unit": "year",
+                    "deferred_revenue_account_id": deferred.id,  # the plan's account: the company stays untouched
+                    "line_ids": [Command.create({"product_id": product.id, "price_unit": 365.0})],
+                }
+            )
+            partner = env["res.partner"].create({"name": "Concurrency customer"})
+            subs = env["subscription.subscription"].create(
+                [
+                    {"partner_id": partner.id, "plan_id": plan.id, "start_date": self.START, "company_id": company.id}
+                    for _i in range(3)
+                ]
+            )
+            subs.action_start()
+            invoices = subs._run_billing(self.START)["invoices"]
+            drafts = invoices.filtered(lambda m: m.state == "draft")
+            drafts.auto_post = "no"
+            drafts._post(soft=False)  # future-dated, so posted by hand
+            cr.commit()
+            self.schedule_ids = invoices.deferred_schedule_ids.ids
+            self.company_id = company.id
+        self.assertEqual(len(self.schedule_ids), 3)
+        self.cursors = []
+        self.addCleanup(self._close_cursors)
+
+    def _close_cursors(self):
+        for cr in self.cursors:
+            cr.rollback()
+            cr.close()
+
+    def _env(self):
+        cr = self.env.registry.cursor()
+        self.cursors.append(cr)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def _january(self, env):
+        return env["deferred.revenue.schedule.line"].search(
+            [("schedule_id", "in", self.schedule_ids), ("date", "=", date(2091, 1, 31))]
+        )
+
+    def test_two_workers_recognise_a_month_once(self):
+        env_a, env_b = self._env(), self._env()
+        company_a = env_a["res.company"].browse(self.company_id)
+        company_b = env_b["res.company"].browse(self.company_id)
+        stale_b = self._january(env_b)
+        self.assertEqual(set(stale_b.mapped("state")), {"pending"})
+
+        moves_a = env_a["deferred.revenue.schedule.line"]._recognise_until(date(2091, 1, 31), companies=company_a)
+        self.assertEqual(len(moves_a), 1)
+        # while A holds the months, B skips them
+        moves_b = env_b["deferred.revenue.schedule.line"]._recognise_until(date(2091, 1, 31), companies=company_b)
+        self.assertFalse(moves_b)
+        env_a.cr.commit()
+
+        # B acting on its stale view after A committed is stopped by the database (Odoo's repeatable-read
+        # transactions fail to update rows another transaction changed; the update also re-checks the state)
+        with self.assertRaises(SerializationFailure), mute_logger("odoo.sql_db"):
+            stale_b._recognise(date(2091, 1, 31))
+        env_b.cr.rollback()
+        env_b.invalidate_all()
+        self.assertFalse(
+            env_b["deferred.revenue.schedule.line"]._recognise_until(date(2091, 1, 31), companies=company_b)
+        )
+        january = self._january(env_b)
+        self.assertEqual(set(january.mapped("state")), {"recognised"})
+        self.assertEqual(january.recognition_move_id, moves_a.with_env(env_b))
+        self.assertEqual(
+            env_b["account.move"].search_count([("recognition_line_ids", "in", january.ids)]), 1, "one entry only"
+        )
