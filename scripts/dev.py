@@ -722,6 +722,9 @@ env.invalidate_all()
 accounts = env["account.account"].with_company(company).search_count([("code", "=", "8400")])
 check("skr03", company.chart_template == SKR03 and accounts >= 1,
       f"company {company.name!r}: chart {company.chart_template}, account 8400 found {accounts}x")
+deferred = company.deferred_revenue_account_id
+check("deferred_account", deferred.code == "0990",
+      f"deferred revenue account of the SKR03 company: {deferred.code} {deferred.name}")
 
 module = env["ir.module.module"].search([("name", "=", ADDON)])
 check("installed", module.state == "installed", f"state before uninstall: {module.state}")
@@ -759,7 +762,7 @@ def phase_install_checks(checkout, db, report):
         )
         for name, status, *detail in scan2.markers:
             results[name] = (status == "OK", " ".join(detail))
-        for name in ("skr03", "installed", "uninstalled"):
+        for name in ("skr03", "deferred_account", "installed", "uninstalled"):
             results.setdefault(name, (False, f"check did not run (shell exit {rc2})"))
         if rc2 or scan2.errors:
             results["shell"] = (False, f"exit {rc2}, {len(scan2.errors)} ERROR line(s)")
