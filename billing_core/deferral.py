@@ -147,6 +147,18 @@ def reduce_pending(pending: list[Decimal], reduction: Decimal, step: Decimal) ->
     return allocate(remaining - reduction, weights, step), Decimal(0)
 
 
+def historical_share(
+    pending: list[Decimal], pending_currency: list[Decimal], new_currency: list[Decimal], step: Decimal
+) -> Decimal:
+    """Company amount taken off ``pending`` when the foreign amounts go from ``pending_currency`` to
+    ``new_currency``: the same fraction of the company amounts, i.e. at the invoice's own rate."""
+    before = sum(pending_currency, Decimal(0))
+    if not before:
+        return Decimal(0)
+    fraction = Fraction(before - sum(new_currency, Decimal(0))) / Fraction(before)
+    return round_to(Fraction(sum(pending, Decimal(0))) * fraction, step)
+
+
 def waterfall(opening: Decimal, months: list[date], added: dict, reduced: dict, recognised: dict) -> list[dict]:
     """Deferred revenue roll-forward per month: opening + added + reduced - recognised = closing.
 

@@ -148,8 +148,9 @@ class DeferredRevenueSchedule(models.Model):
     def _reduce_by_credit(self, credit_line, deferred_account):
         """Reduce this schedule by the credit note line ``credit_line``; return the credit line's schedule.
 
-        The months not yet recognised shrink in proportion (both currencies); what the credit exceeds
-        them by was already recognised and is recognised back at once, on the credit note's date.
+        The months not yet recognised shrink in proportion (both currencies, the company amounts at the
+        invoice's rate); what the credit exceeds them by was already recognised (or is the rate
+        difference of a foreign-currency credit note) and is recognised back at once, on its date.
         """
         self.ensure_one()
         company = self.company_id
@@ -160,8 +161,15 @@ class DeferredRevenueSchedule(models.Model):
         reduction_currency = Decimal(str(self.currency_id.round(credit_line.amount_currency)))
         old = [Decimal(str(company.currency_id.round(amount))) for amount in pending.mapped("amount")]
         old_currency = [Decimal(str(self.currency_id.round(amount))) for amount in pending.mapped("amount_currency")]
-        new, excess = deferral.reduce_pending(old, reduction, company_step)
         new_currency, excess_currency = deferral.reduce_pending(old_currency, reduction_currency, currency_step)
+        if self.currency_id == company.currency_id:
+            new, excess = deferral.reduce_pending(old, reduction, company_step)
+        else:
+            # deferred revenue is non-monetary: the months shrink at the invoice's rate, in proportion to the
+            # foreign amount taken off; the credit note's own rate difference is recognised at once
+            taken = deferral.historical_share(old, old_currency, new_currency, company_step)
+            new, _nothing = deferral.reduce_pending(old, taken, company_step)
+            excess = reduction - taken
         credited_commands = []
         for line, before, after, before_cur, after_cur in zip(
             pending, old, new, old_currency, new_currency, strict=True

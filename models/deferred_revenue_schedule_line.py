@@ -143,18 +143,25 @@ class DeferredRevenueScheduleLine(models.Model):
             amount_currency = currency.round(amount_currency)
             if company_currency.is_zero(balance) and currency.is_zero(amount_currency):
                 continue
-            commands.append(
-                fields.Command.create(
-                    {
-                        "name": label,
-                        "account_id": account_id,
-                        "currency_id": currency_id,
-                        "balance": balance,
-                        "amount_currency": amount_currency,
-                        "analytic_distribution": json.loads(distribution) if distribution else False,
-                    }
+            if balance * amount_currency < 0:
+                # a foreign credit note's rate difference: the foreign amount and the company amount move
+                # in opposite directions, which one journal item cannot show
+                parts = [(0.0, amount_currency), (balance, 0.0)]
+            else:
+                parts = [(balance, amount_currency)]
+            for part_balance, part_amount_currency in parts:
+                commands.append(
+                    fields.Command.create(
+                        {
+                            "name": label,
+                            "account_id": account_id,
+                            "currency_id": currency_id,
+                            "balance": part_balance,
+                            "amount_currency": part_amount_currency,
+                            "analytic_distribution": json.loads(distribution) if distribution else False,
+                        }
+                    )
                 )
-            )
         move = self.env["account.move"]
         if commands:
             move = self.env["account.move"].create(

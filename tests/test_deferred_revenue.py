@@ -303,6 +303,53 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
 
     # ------------------------------------------------------------------
+    # Foreign currency
+    # ------------------------------------------------------------------
+    def _assert_schedule_matches_line(self, schedule):
+        """Recognised + still deferred = the line's net amount, in company and invoice currency."""
+        line = schedule.move_line_id
+        # its own months (a credit note's include what it took off the invoice's months) ...
+        own = schedule.line_ids.filtered(lambda m: m.state in ("pending", "recognised", "credited"))
+        # ... plus what credit notes took off its months
+        taken = self.Line.search([("credited_line_id", "in", schedule.line_ids.ids)])
+        self.assertAlmostEqual(sum(own.mapped("amount")) - sum(taken.mapped("amount")), -line.balance, 2)
+        self.assertAlmostEqual(
+            sum(own.mapped("amount_currency")) - sum(taken.mapped("amount_currency")), -line.amount_currency, 2
+        )
+
+    def test_foreign_currency_revenue_is_recognised_at_the_invoice_rate(self):
+        chf = self.setup_other_currency("CHF", rates=[("2026-01-01", 2.0), ("2026-02-01", 4.0)])
+        self.plan_yearly.line_ids.price_ids = [Command.create({"currency_id": chf.id, "price_unit": 1200.0})]
+        _sub, invoice = self._yearly_invoice(currency_id=chf.id)
+        self.assertEqual(invoice.currency_id, chf)
+        line = invoice.invoice_line_ids
+        self.assertAlmostEqual(line.amount_currency, -1200.0)
+        self.assertAlmostEqual(line.balance, -600.0, msg="1200 CHF at 2 CHF per company unit")
+        schedule = invoice.deferred_schedule_ids
+        self.assertAlmostEqual(schedule.amount, 600.0)
+        self.assertAlmostEqual(schedule.amount_currency, 1200.0)
+        # February is recognised after the rate moved to 4: still at the invoice's rate of 2
+        entries = self.Line._recognise_until(date(2026, 2, 28))
+        february = entries.filtered(lambda m: m.date == date(2026, 2, 28))
+        revenue = february.line_ids.filtered(lambda aml: aml.account_id == self.revenue_account)
+        chf_february = round(1200 * 59 / 365, 2) - round(1200 * 31 / 365, 2)
+        company_february = round(600 * 59 / 365, 2) - round(600 * 31 / 365, 2)
+        self.assertEqual(revenue.currency_id, chf)
+        self.assertAlmostEqual(revenue.amount_currency, -chf_february, places=2)
+        self.assertAlmostEqual(revenue.balance, -company_february, places=2)
+        self._assert_schedule_matches_line(schedule)
+        # deferred in company currency: 600 less what January and February recognised, no revaluation
+        self.assertAlmostEqual(self._balance(self.deferred_account), 600.0 - round(600 * 59 / 365, 2), places=2)
+        credit_note = self._credit_note(invoice, date(2026, 3, 15))
+        self._assert_schedule_matches_line(schedule)
+        self._assert_schedule_matches_line(credit_note.deferred_schedule_ids)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+        deferred_lines = self.env["account.move.line"].search(
+            [("account_id", "=", self.deferred_account.id), ("parent_state", "=", "posted")]
+        )
+        self.assertAlmostEqual(sum(deferred_lines.mapped("amount_currency")), 0.0, places=2, msg="also in CHF")
+
+    # ------------------------------------------------------------------
     # Report and ledger
     # ------------------------------------------------------------------
     def test_waterfall_reconciles_with_the_ledger(self):

@@ -29,6 +29,7 @@ from billing_core.deferral import (
     METHOD_EQUAL,
     METHODS,
     allocate,
+    historical_share,
     month_end,
     needs_deferral,
     recognition_schedule,
@@ -737,3 +738,22 @@ def test_reduce_pending_single_sign_schedule(pending, data):
         assert excess == 0
         for old, value in zip(pending, new, strict=True):
             assert abs(Fraction(value) - Fraction(kept) * Fraction(old) / Fraction(remaining)) <= Fraction(CENT)
+
+
+# ---------------------------------------------------------------------------
+# historical_share
+# ---------------------------------------------------------------------------
+
+
+def test_historical_share_takes_the_same_fraction_of_the_company_amounts():
+    """Half the foreign amount taken off takes half the company amount, whatever today's rate."""
+    pending, pending_currency = [D("50.00"), D("50.00")], [D("100.00"), D("100.00")]
+    assert historical_share(pending, pending_currency, [D("50.00"), D("50.00")], CENT) == D("50.00")
+    assert historical_share(pending, pending_currency, [D("0"), D("0")], CENT) == D("100.00")
+    assert historical_share(pending, pending_currency, pending_currency, CENT) == D("0.00")
+    # a third of 100.00 rounds to the cent
+    assert historical_share([D("100.00")], [D("3.00")], [D("2.00")], CENT) == D("33.33")
+
+
+def test_historical_share_of_nothing_pending_is_zero():
+    assert historical_share([D("10.00")], [D("0")], [D("0")], CENT) == D("0")
