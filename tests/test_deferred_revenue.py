@@ -302,6 +302,51 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertFalse(invoice.deferred_schedule_ids)
         self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
 
+    def test_mid_year_upgrade_defers_the_proration_so_each_month_nets_to_its_plan(self):
+        family = self.env["subscription.plan.family"].create({"name": "Yearly tiers"})
+        basic = self._create_plan(
+            code="YB",
+            name="Yearly Basic",
+            price=365.0,
+            billing_period_unit="year",
+            family_id=family.id,
+            rank=1,
+            change_invoicing="immediate",
+        )
+        pro = self._create_plan(
+            code="YP",
+            name="Yearly Pro",
+            price=730.0,
+            billing_period_unit="year",
+            product=self.product_support,
+            family_id=family.id,
+            rank=2,
+            change_invoicing="immediate",
+        )
+        sub = self._start(plan=basic, start_date=date(2026, 1, 1))
+        yearly = self._bill(sub, date(2026, 1, 1))
+        target = {"plan_id": pro.id, "lines": {str(line.id): 1.0 for line in pro.line_ids}}
+        sub._change(target, "immediate", date(2026, 7, 1))
+        proration = sub.invoice_ids - yearly
+        self.assertEqual(len(proration), 1)
+        self.assertEqual(len(proration.deferred_schedule_ids), 2, "credit for Basic and charge for Pro, both deferred")
+        self.Line._recognise_until(date(2026, 12, 31))
+
+        # July to December is 184 days: Basic 1.00 a day is replaced by Pro 2.00 a day
+        def recognised_revenue(month_end):
+            lines = self.env["account.move.line"].search(
+                [
+                    ("move_id.is_revenue_recognition", "=", True),
+                    ("date", "=", month_end),
+                    ("account_id", "!=", self.deferred_account.id),
+                ]
+            )
+            return -sum(lines.mapped("balance"))
+
+        self.assertAlmostEqual(recognised_revenue(date(2026, 8, 31)), 62.0, places=2, msg="August: 31 days of Pro")
+        self.assertAlmostEqual(recognised_revenue(date(2026, 6, 30)), 30.0, places=2, msg="June: 30 days of Basic")
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+
     # ------------------------------------------------------------------
     # Foreign currency
     # ------------------------------------------------------------------
