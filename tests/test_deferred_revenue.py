@@ -5,8 +5,9 @@ from freezegun import freeze_time
 from psycopg2.errors import SerializationFailure
 
 from odoo import SUPERUSER_ID, Command, api
-from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.service.model import get_public_method
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import SubscriptionCommon
@@ -522,3 +523,98 @@ class TestRevenueRecognitionConcurrency(TransactionCase):
         self.assertEqual(
             env_b["account.move"].search_count([("recognition_line_ids", "in", january.ids)]), 1, "one entry only"
         )
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestDeferredRevenueSecurity(SubscriptionCommon):
+    """Who may see, change and recognise deferred revenue — tried the hard way."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        deferred = cls.env["account.account"].create(
+            {"name": "Deferred Revenue", "code": "DEFSEC", "account_type": "liability_current"}
+        )
+        cls.env.company.deferred_revenue_account_id = deferred
+        sub = cls._start(plan=cls.plan_yearly, start_date=date(2026, 1, 1))
+        cls.invoice = sub._run_billing(date(2026, 1, 1))["invoices"]
+        cls.schedule = cls.invoice.deferred_schedule_ids
+        cls.portal_user = new_test_user(
+            cls.env, login="portal_deferred", groups="base.group_portal", partner_id=cls.customer_contact.id
+        )
+        cls.employee = new_test_user(cls.env, login="employee_deferred", groups="base.group_user")
+        cls.clerk = new_test_user(cls.env, login="clerk_deferred", groups="account.group_account_invoice")
+
+    def test_schedule_exists(self):
+        self.assertEqual(len(self.schedule), 1)
+
+    def test_portal_user_and_plain_employee_cannot_read_schedules(self):
+        for user in (self.portal_user, self.employee):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.schedule.with_user(user).read(["amount"])
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.schedule.line_ids.with_user(user).read(["amount"])
+
+    def test_invoicing_clerk_posts_deferred_invoices_but_cannot_edit_schedules_or_close_months(self):
+        invoice = (
+            self.env["account.move"]
+            .with_user(self.clerk)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_date": date(2026, 5, 1),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_support.id,
+                                "price_unit": 90.0,
+                                "tax_ids": [Command.clear()],
+                                "subscription_period_start": date(2026, 5, 1),
+                                "subscription_period_end": date(2026, 7, 31),
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        invoice.action_post()
+        schedule = invoice.deferred_schedule_ids
+        self.assertEqual(len(schedule), 1, "posting creates the schedule with the clerk's rights")
+        self.assertEqual(len(schedule.line_ids), 3)
+        with self.assertRaises(AccessError):
+            schedule.line_ids[0].write({"amount": 0.0})
+        with self.assertRaises(AccessError):
+            schedule.unlink()
+        with self.assertRaises(AccessError):
+            self.env["deferred.revenue.recognition.wizard"].with_user(self.clerk).create({"date": date(2026, 5, 31)})
+        self.assertEqual(set(self.schedule.line_ids.mapped("state")), {"pending"})
+
+    def test_user_of_another_company_sees_no_schedule_of_this_company(self):
+        company_2 = self.setup_other_company()["company"]
+        user_2 = new_test_user(
+            self.env,
+            login="c2_accountant",
+            groups="account.group_account_manager",
+            company_id=company_2.id,
+            company_ids=[Command.set(company_2.ids)],
+        )
+        Schedule = self.env["deferred.revenue.schedule"].with_user(user_2)
+        self.assertFalse(Schedule.search([]))
+        self.assertFalse(self.env["deferred.revenue.schedule.line"].with_user(user_2).search([]))
+        with self.assertRaises(AccessError):
+            self.schedule.with_user(user_2).read(["amount"])
+        # closing a month in company 2 leaves company 1's months alone
+        wizard = self.env["deferred.revenue.recognition.wizard"].with_user(user_2).create({"date": date(2026, 12, 31)})
+        wizard.action_recognise()
+        self.assertEqual(set(self.schedule.line_ids.mapped("state")), {"pending"})
+
+    def test_recognition_methods_cannot_be_called_over_rpc(self):
+        Line = self.env["deferred.revenue.schedule.line"]
+        for name in ("_recognise", "_recognise_until", "_cron_recognise", "_mark_recognised", "_unrecognise"):
+            with self.subTest(method=name), self.assertRaises(AccessError):
+                get_public_method(Line, name)
+        for name in ("_reduce_by_credit", "_remove", "_prepare_schedule_values"):
+            with self.subTest(method=name), self.assertRaises(AccessError):
+                get_public_method(self.env["deferred.revenue.schedule"], name)
+        self.assertTrue(get_public_method(self.env["deferred.revenue.recognition.wizard"], "action_recognise"))
