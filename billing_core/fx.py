@@ -69,12 +69,15 @@ def convert_back(amount, rate, step) -> Decimal:
 def format_rate(rate, min_decimals: int = 4, max_decimals: int = 6) -> str:
     """The rate for a reader: at least ``min_decimals`` decimals, at most ``max_decimals``.
 
-    ``format_rate(Decimal("1.085")) == "1.0850"``; ``format_rate(Decimal("0.87557612")) == "0.875576"``.
+    A rate with more decimals is shown rounded to ``max_decimals`` (keeping a trailing zero, so a
+    rounded rate never looks shorter than it is): ``format_rate(Decimal("1.085")) == "1.0850"``,
+    ``format_rate(Decimal("0.87557612")) == "0.875576"``, ``format_rate(Decimal("0.8697695")) == "0.869770"``.
     """
     rate = to_rate(rate)
-    shown = round_to(rate, Decimal(1).scaleb(-max_decimals)).normalize()
-    decimals = max(min_decimals, -shown.as_tuple().exponent)
-    return f"{shown:.{decimals}f}"
+    decimals = -rate.normalize().as_tuple().exponent
+    if decimals > max_decimals:
+        return f"{round_to(rate, Decimal(1).scaleb(-max_decimals)):.{max_decimals}f}"
+    return f"{rate:.{max(min_decimals, decimals)}f}"
 
 
 @dataclass(frozen=True)

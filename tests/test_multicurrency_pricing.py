@@ -143,10 +143,14 @@ class TestMulticurrencyPricing(SubscriptionCommon):
         self.assertAlmostEqual(aml.balance, -299.97, places=2)
         # Odoo's float quotient (0.9437000000000001) and the rate the line used are one rate
         self.assertAlmostEqual(january.invoice_currency_rate, aml.subscription_exchange_rate, places=12)
+        tax_line = january.line_ids.filtered(lambda ml: ml.display_type == "tax")
         receivable = january.line_ids.filtered(lambda ml: ml.display_type == "payment_term")
-        # 283.08 + 53.79 VAT = 336.87 CHF; in EUR 336.87 / 0.9437 = 356.966... -> 356.97
+        # VAT: 19 % of 283.08 = 53.79 CHF; Odoo books it in EUR on the EUR base: 19 % of 299.97 = 56.9943 -> 56.99
+        self.assertAlmostEqual(tax_line.amount_currency, -53.79, places=2)
+        self.assertAlmostEqual(tax_line.balance, -56.99, places=2)
+        # receivable: 283.08 + 53.79 = 336.87 CHF; 299.97 + 56.99 = 356.96 EUR
         self.assertAlmostEqual(receivable.amount_currency, 336.87, places=2)
-        self.assertAlmostEqual(receivable.balance, 356.97, places=2)
+        self.assertAlmostEqual(receivable.balance, 356.96, places=2)
         self.assertAlmostEqual(sum(january.line_ids.mapped("balance")), 0.0, places=2)
 
     def test_explicit_chf_price_wins_over_conversion_line_by_line(self):
@@ -165,6 +169,31 @@ class TestMulticurrencyPricing(SubscriptionCommon):
         # 30 EUR × 0.9437 = 28.311 -> 28.31 CHF
         self.assertEqual(self._line_of(invoice, support).price_unit, 28.31)
         self.assertEqual(invoice.amount_untaxed, 123.31)
+
+    def test_plan_in_usd_converts_into_chf_through_the_company_rates(self):
+        plan = self._fx_plan("FXUSD", [self._seat(100.0)], currency_id=self.usd.id, allow_currency_conversion=True)
+        sub = self._start(plan=plan, currency_id=self.chf.id)
+        self.assertEqual(sub.line_ids.price_currency_id, self.usd)
+        invoice = self._bill(sub, date(2026, 1, 1))
+        aml = self._line_of(invoice, sub.line_ids)
+        # 1 USD = 0.9437 / 1.085 = 0.86976958525... CHF: 100 USD -> 86.976958... -> 86.98 CHF
+        self.assertEqual(aml.price_unit, 86.98)
+        self.assertAlmostEqual(aml.subscription_exchange_rate, 0.9437 / 1.085, places=10)
+        self.assertIn("from 100.00 USD at 1 USD = 0.869770 CHF", aml.name)
+
+    def test_line_added_by_hand_for_a_plan_product_keeps_the_plan_price_to_convert(self):
+        plan = self._fx_plan(
+            "FXHAND",
+            [self._seat(), self._seat(30.0, product=self.product_support, optional=True)],
+            allow_currency_conversion=True,
+        )
+        sub = self._create_subscription(plan=plan, currency_id=self.chf.id)
+        line = self.env["subscription.line"].create({"subscription_id": sub.id, "product_id": self.product_support.id})
+        self.assertEqual((line.price_currency_id, line.price_unit), (self.eur, 30.0))
+        sub.action_start()
+        invoice = self._bill(sub, date(2026, 1, 1))
+        # 30 EUR × 0.9437 = 28.311 -> 28.31 CHF
+        self.assertEqual(self._line_of(invoice, line).price_unit, 28.31)
 
     def test_plan_without_conversion_still_refuses_a_chf_subscription(self):
         plan = self._fx_plan("NOFX", [self._seat(usd=110.0)])
