@@ -141,6 +141,7 @@ class SubscriptionLine(models.Model):
         "price_unit",
         "discount",
         "currency_id",
+        "price_currency_id",
         "pricing_model",
         "included_quantity",
         "tier_ids.unit_price",
