@@ -40,6 +40,18 @@ class AccountMoveLine(models.Model):
     subscription_discount_id = fields.Many2one(
         "subscription.discount", copy=False, index="btree_not_null", readonly=True, ondelete="restrict"
     )
+    # a price converted from the plan currency by the billing run: the rate it used, for the audit trail
+    subscription_exchange_rate = fields.Float(
+        string="Exchange Rate",
+        digits=0,
+        copy=False,
+        readonly=True,
+        help="1 unit of the price currency = this many units of the invoice currency, at the rate date.",
+    )
+    subscription_rate_currency_id = fields.Many2one(
+        "res.currency", string="Converted From", copy=False, readonly=True, help="Currency of the plan price."
+    )
+    subscription_rate_date = fields.Date(string="Rate Date", copy=False, readonly=True)
 
     # A period of a subscription line is billed at most once; a cancelled
     # invoice (parent_state = 'cancel') releases its periods.

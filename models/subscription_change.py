@@ -111,7 +111,7 @@ class SubscriptionChange(models.Model):
                     new=new_plan.display_name,
                 )
             )
-        missing = plan_lines.filtered(lambda pl: not pl._is_priced_in(subscription.currency_id))
+        missing = plan_lines.filtered(lambda pl: not pl._get_pricing_currency(subscription.currency_id))
         if missing:
             raise ValidationError(
                 _(
@@ -167,7 +167,7 @@ class SubscriptionChange(models.Model):
         new_lines_preview = [
             (pl, qty) for pl, qty in zip(plan_lines, [quantities[pl.id] for pl in plan_lines], strict=True) if qty
         ]
-        mrr_after = subscription._get_mrr_of_target(new_plan, new_lines_preview, current)
+        mrr_after = subscription._get_mrr_of_target(new_plan, new_lines_preview, current, date_ref)
         return {
             "subscription_id": subscription.id,
             "change_type": change_type,
@@ -179,7 +179,7 @@ class SubscriptionChange(models.Model):
             "new_quantity": sum(qty for pl, qty in new_lines_preview if pl.line_type == "recurring"),
             "target": {"plan_id": new_plan.id, "lines": {str(pl.id): qty for pl, qty in new_lines_preview}},
             "summary": self._describe(subscription, new_plan, current, new_lines_preview),
-            "mrr_before": float(subscription._get_mrr(subscription.line_ids)),
+            "mrr_before": float(subscription._get_mrr(subscription.line_ids, date_ref)),
             "mrr_after": float(mrr_after),
         }
 
@@ -244,6 +244,8 @@ class SubscriptionChange(models.Model):
         if day > end:
             return []
         remaining, full_days = (end - day).days + 1, period.full_days
+        # prices in another currency are converted at the rate the prorated period was invoiced at
+        rate_date = sub._get_item_invoice_date(period)
         step = Decimal(str(sub.currency_id.rounding))
         removed, added = self._get_line_diff()
         charges = []
@@ -252,7 +254,7 @@ class SubscriptionChange(models.Model):
             return pricing.round_to(proration.prorated(amount, remaining, full_days), step)
 
         for line in removed.filtered(lambda line: line.line_type == "recurring"):
-            credit = -prorate(line._get_full_period_amount())
+            credit = -prorate(line._get_full_period_amount(rate_date))
             if credit:
                 charges.append(
                     self._charge_values(
@@ -271,7 +273,7 @@ class SubscriptionChange(models.Model):
         for plan_line, quantity in added:
             if plan_line.line_type != "recurring":
                 continue
-            charge = prorate(sub._get_target_line_amount(plan_line, quantity))
+            charge = prorate(sub._get_target_line_amount(plan_line, quantity, rate_date))
             if charge:
                 charges.append(
                     self._charge_values(

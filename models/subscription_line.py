@@ -42,10 +42,20 @@ class SubscriptionLine(models.Model):
         string="Description", required=True, compute="_compute_name", store=True, readonly=False, precompute=True
     )
     quantity = fields.Float(default=1.0, required=True, digits="Product Unit")
+    price_currency_id = fields.Many2one(
+        "res.currency",
+        string="Priced In",
+        compute="_compute_price_currency_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Currency of the unit price and the tiers: the subscription's, or the plan's when the plan "
+        "converts prices by exchange rate (converted at the rate of each invoice date).",
+    )
     price_unit = fields.Monetary(
         string="Unit Price",
         required=True,
-        currency_field="currency_id",
+        currency_field="price_currency_id",
         compute="_compute_price_unit",
         store=True,
         readonly=False,
@@ -93,17 +103,27 @@ class SubscriptionLine(models.Model):
                 line.name = line.product_id.get_product_multiline_description_sale() or line.product_id.display_name
 
     @api.depends("product_id", "subscription_id.currency_id")
+    def _compute_price_currency_id(self):
+        for line in self:
+            if line.price_currency_id and line.price_unit:
+                # a priced line keeps the currency of its price
+                continue
+            currency = line.subscription_id.currency_id
+            plan_line = line.plan_line_id or line._get_plan_line_of_product()
+            line.price_currency_id = (plan_line and plan_line._get_pricing_currency(currency)) or currency
+
+    @api.depends("product_id", "subscription_id.currency_id", "price_currency_id")
     def _compute_price_unit(self):
         for line in self:
             if not line.product_id or line.price_unit:
                 continue
-            product = line.product_id
-            plan_line = line.subscription_id.plan_id.line_ids.filtered(lambda pl, p=product: pl.product_id == p)[:1]
-            price = plan_line._get_price_unit(line.currency_id) if plan_line else None
+            currency = line.price_currency_id or line.currency_id
+            plan_line = line._get_plan_line_of_product()
+            price = plan_line._get_price_unit(currency) if plan_line else None
             if price is None:
                 price = line.product_id.currency_id._convert(
                     line.product_id.lst_price,
-                    line.currency_id or line.product_id.currency_id,
+                    currency or line.product_id.currency_id,
                     line.company_id or self.env.company,
                     line.subscription_id.start_date or fields.Date.context_today(line),
                 )
@@ -121,6 +141,7 @@ class SubscriptionLine(models.Model):
         "price_unit",
         "discount",
         "currency_id",
+        "price_currency_id",
         "pricing_model",
         "included_quantity",
         "tier_ids.unit_price",
@@ -161,6 +182,12 @@ class SubscriptionLine(models.Model):
                     )
                 )
 
+    def _get_plan_line_of_product(self):
+        """The plan line of the subscription's plan selling this line's product (empty if none)."""
+        self.ensure_one()
+        product = self.product_id
+        return self.subscription_id.plan_id.line_ids.filtered(lambda pl: product and pl.product_id == product)[:1]
+
     def _get_invoice_line_description(self, period):
         """Invoice line text: the line's description and the service period it pays for."""
         self.ensure_one()
@@ -181,7 +208,7 @@ class SubscriptionLine(models.Model):
                     _(
                         "Tiered line %(line)s needs price tiers in %(currency)s.",
                         line=line.display_name,
-                        currency=line.currency_id.name,
+                        currency=(line.price_currency_id or line.currency_id).name,
                     )
                 )
 
@@ -195,9 +222,9 @@ class SubscriptionLine(models.Model):
     # Pricing (the math lives in billing_core.pricing)
     # ------------------------------------------------------------------
     def _get_tiers(self, currency=None):
-        """The line's price tiers in ``currency`` as :class:`pricing.Tier` rows, in order."""
+        """The line's price tiers in ``currency`` (default: its price currency) as :class:`pricing.Tier` rows."""
         self.ensure_one()
-        currency = currency or self.currency_id
+        currency = currency or self._get_price_currency()
         return self.tier_ids._as_pricing_tiers(currency)
 
     def _rate(self, quantity):
@@ -209,18 +236,43 @@ class SubscriptionLine(models.Model):
             return pricing.rate_per_unit(quantity, Decimal(str(self.price_unit)), included=included)
         return pricing.rate_tiered(quantity, self._get_tiers(), self.pricing_model, included=included)
 
-    def _rounding_step(self):
-        return Decimal(str(self.currency_id.rounding))
+    def _get_price_currency(self):
+        """Currency of the unit price and tiers (the subscription's unless the plan converts)."""
+        self.ensure_one()
+        return self.price_currency_id or self.currency_id
 
-    def _get_full_period_amount(self):
-        """Untaxed amount of one full billing period (after the line's own percentage discount)."""
+    def _rounding_step(self):
+        """Rounding step of the price currency (amounts before any conversion)."""
+        return Decimal(str(self._get_price_currency().rounding))
+
+    def _is_priced_per_unit(self):
+        """Invoiced as quantity × unit price (else as one rated amount)."""
+        self.ensure_one()
+        return self.pricing_model == "per_unit" and not self.included_quantity
+
+    def _get_price_conversion(self, date_ref):
+        """The :class:`billing_core.fx.Conversion` of this line's prices into the subscription
+        currency at ``date_ref``; ``None`` when the line is priced in the subscription currency."""
+        self.ensure_one()
+        return self.subscription_id._get_price_conversion(self._get_price_currency(), date_ref)
+
+    def _get_full_period_amount(self, date_ref=None):
+        """Untaxed amount of one full billing period in the subscription currency (after the line's
+        own percentage discount); prices in another currency are converted at ``date_ref``'s rate
+        (default today) like on an invoice of that date."""
         self.ensure_one()
         if not self.currency_id:
             return Decimal(0)
-        amount = self._rate(self.quantity).amount
+        conversion = self._get_price_conversion(date_ref or fields.Date.context_today(self))
+        if conversion is None:
+            amount = self._rate(self.quantity).amount
+        elif self._is_priced_per_unit():
+            amount = conversion.convert(conversion.round_source(self.price_unit)) * Decimal(str(self.quantity))
+        else:
+            amount = conversion.convert(conversion.round_source(self._rate(self.quantity).amount))
         if self.discount:
             amount -= pricing.discount_value(amount, percent=Decimal(str(self.discount)))
-        return pricing.round_to(amount, self._rounding_step())
+        return pricing.round_to(amount, Decimal(str(self.currency_id.rounding)))
 
     def _get_billed_part(self, period):
         """The part of ``period`` this line is billed for (its own start/end dates), or ``None``."""
@@ -234,11 +286,13 @@ class SubscriptionLine(models.Model):
     # ------------------------------------------------------------------
     # Invoice lines
     # ------------------------------------------------------------------
-    def _prepare_invoice_line_values(self, period):
+    def _prepare_invoice_line_values(self, period, date_ref=None):
         """Values of the invoice line(s) billing this recurring or setup line for ``period``.
 
         A partial period (calendar alignment, end date, a mid-period change)
-        is prorated by days; tiered lines show the tiers applied.
+        is prorated by days; tiered lines show the tiers applied. A line priced
+        in another currency is converted at the rate of ``date_ref`` (default:
+        the invoice date of ``period``).
         """
         self.ensure_one()
         part = self._get_billed_part(period) if self.line_type == "recurring" else period
@@ -247,27 +301,65 @@ class SubscriptionLine(models.Model):
         step = self._rounding_step()
         rating = self._rate(self.quantity)
         values = self._prepare_base_invoice_line_values(part)
-        if self.pricing_model == "per_unit" and not self.included_quantity:
+        conversion = self._get_price_conversion(date_ref or self.subscription_id._get_item_invoice_date(period))
+        if self._is_priced_per_unit():
             price_unit = Decimal(str(self.price_unit))
             if part.is_partial and self.line_type == "recurring":
                 price_unit = price_unit * part.days / part.full_days
-            values.update(
-                quantity=self.quantity, price_unit=float(pricing.round_to(price_unit, step)), discount=self.discount
-            )
+            price_unit = pricing.round_to(price_unit, step)
+            values.update(quantity=self.quantity, price_unit=float(price_unit), discount=self.discount)
+            if conversion:
+                self._apply_price_conversion(values, conversion, price_unit, per_unit=True)
             return [values]
         amount = rating.amount
         if part.is_partial and self.line_type == "recurring":
             amount = amount * part.days / part.full_days
+        amount = pricing.round_to(amount, step)
         values.update(
             quantity=1.0,
-            price_unit=float(pricing.round_to(amount, step)),
+            price_unit=float(amount),
             discount=self.discount,
             name=values["name"] + "\n" + self._describe_rating(rating),
         )
+        if conversion:
+            self._apply_price_conversion(values, conversion, amount)
         return [values]
 
-    def _prepare_usage_invoice_line_values(self, usage_period, records):
-        """Values of the invoice line rating ``records`` (this line's usage in ``usage_period``)."""
+    def _apply_price_conversion(self, values, conversion, source_amount, per_unit=False):
+        """Put ``source_amount`` (rounded, in the price currency) into ``values`` converted by
+        ``conversion``: the converted price, the rate on the line and in its description."""
+        self.ensure_one()
+        if per_unit:
+            text = _(
+                "Unit price converted from %(amount)s %(currency)s at %(rate)s (%(date)s)",
+                amount=source_amount,
+                currency=conversion.source,
+                rate=conversion.rate_text,
+                date=format_date(self.env, conversion.rate_date),
+            )
+        else:
+            text = _(
+                "Converted from %(amount)s %(currency)s at %(rate)s (%(date)s)",
+                amount=source_amount,
+                currency=conversion.source,
+                rate=conversion.rate_text,
+                date=format_date(self.env, conversion.rate_date),
+            )
+        values.update(
+            price_unit=float(conversion.convert(source_amount)),
+            name=values["name"] + "\n" + text,
+            subscription_exchange_rate=float(conversion.rate),
+            subscription_rate_currency_id=self._get_price_currency().id,
+            subscription_rate_date=conversion.rate_date,
+        )
+        return values
+
+    def _prepare_usage_invoice_line_values(self, usage_period, records, date_ref=None):
+        """Values of the invoice line rating ``records`` (this line's usage in ``usage_period``).
+
+        :param date_ref: invoice date, whose rate converts a line priced in another currency
+            (default: the invoice date of ``usage_period``)
+        """
         self.ensure_one()
         events = [
             usage.UsageEvent(quantity=Decimal(str(rec.quantity)), timestamp=rec.timestamp, value=rec.value or None)
@@ -276,9 +368,10 @@ class SubscriptionLine(models.Model):
         quantity = usage.aggregate(events, self.metric_id.aggregation)
         rating = self._rate(quantity)
         values = self._prepare_base_invoice_line_values(usage_period)
+        amount = pricing.round_to(rating.amount, self._rounding_step())
         values.update(
             quantity=1.0,
-            price_unit=float(pricing.round_to(rating.amount, self._rounding_step())),
+            price_unit=float(amount),
             discount=self.discount,
             name=_(
                 "%(description)s\nUsage %(start)s – %(end)s: %(quantity)s %(unit)s",
@@ -291,6 +384,9 @@ class SubscriptionLine(models.Model):
             + "\n"
             + self._describe_rating(rating),
         )
+        conversion = self._get_price_conversion(date_ref or self.subscription_id._get_item_invoice_date(usage_period))
+        if conversion:
+            self._apply_price_conversion(values, conversion, amount)
         return values
 
     def _prepare_base_invoice_line_values(self, part):

@@ -37,6 +37,13 @@ class SubscriptionPlan(models.Model):
         default=lambda self: self.env.company.currency_id,
         help="Currency of the prices on the plan lines; other currencies take the per-currency prices.",
     )
+    allow_currency_conversion = fields.Boolean(
+        string="Convert prices by exchange rate",
+        tracking=True,
+        help="A subscription in a currency without a price on a plan line is billed at the plan currency's "
+        "price converted with the company's rate of each invoice date (the rate is shown on the invoice line). "
+        "Prices per currency always take precedence.",
+    )
     description = fields.Html(translate=True)
 
     billing_period_count = fields.Integer(string="Billing Every", default=1, required=True, tracking=True)

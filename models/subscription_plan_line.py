@@ -84,6 +84,20 @@ class SubscriptionPlanLine(models.Model):
             return bool(self.tier_ids.filtered(lambda t: t.currency_id == currency))
         return self._get_price_unit(currency) is not None
 
+    def _get_pricing_currency(self, currency):
+        """Currency in which this line prices a subscription in ``currency``, or empty.
+
+        ``currency`` itself when the line has its price (or tier table) in it; otherwise the plan's
+        currency when the plan converts prices by exchange rate and the line is priced in it.
+        """
+        self.ensure_one()
+        if self._is_priced_in(currency):
+            return currency
+        plan_currency = self.plan_id.currency_id
+        if self.plan_id.allow_currency_conversion and self._is_priced_in(plan_currency):
+            return plan_currency
+        return self.env["res.currency"]
+
     def _get_price_unit(self, currency):
         """Unit price of this line in ``currency``; ``None`` when the plan has no price in it."""
         self.ensure_one()

@@ -10,8 +10,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
+from ..billing_core import fx, pricing, terms
 from ..billing_core import periods as period_math
-from ..billing_core import pricing, terms
 
 _logger = logging.getLogger(__name__)
 
@@ -258,15 +258,20 @@ class SubscriptionSubscription(models.Model):
         for sub in self:
             sub.mrr = float(sub._get_mrr(sub.line_ids))
 
-    def _get_mrr(self, lines):
-        """Monthly recurring revenue of ``lines`` (full-period amounts normalised to one month)."""
+    def _get_mrr(self, lines, date_ref=None):
+        """Monthly recurring revenue of ``lines`` (full-period amounts normalised to one month), in the
+        subscription currency; lines priced in another currency are converted at ``date_ref``'s rate."""
         self.ensure_one()
         plan = self.plan_id
         if not plan or plan.billing_period_count < 1:
             return Decimal(0)
         months = plan._get_months_per_period()
         total = sum(
-            (line._get_full_period_amount() for line in lines if line.line_type == "recurring" and not line.date_end),
+            (
+                line._get_full_period_amount(date_ref)
+                for line in lines
+                if line.line_type == "recurring" and not line.date_end
+            ),
             Decimal(0),
         )
         return pricing.round_to(total / months, Decimal(str(self.currency_id.rounding or 0.01)))
@@ -331,7 +336,7 @@ class SubscriptionSubscription(models.Model):
     def _check_plan_prices_in_currency(self):
         for sub in self:
             currency = sub.currency_id
-            missing = sub.plan_id.line_ids.filtered(lambda line, c=currency: not line._is_priced_in(c))
+            missing = sub.plan_id.line_ids.filtered(lambda line, c=currency: not line._get_pricing_currency(c))
             if missing:
                 raise ValidationError(
                     _(
@@ -715,22 +720,77 @@ class SubscriptionSubscription(models.Model):
             lambda line: line.plan_line_id and not line.date_end and line.line_type != "setup"
         )
 
-    def _get_target_line_amount(self, plan_line, quantity):
-        """Full-period untaxed amount of ``quantity`` of ``plan_line`` in this subscription's currency."""
+    def _get_target_line_amount(self, plan_line, quantity, date_ref=None):
+        """Full-period untaxed amount of ``quantity`` of ``plan_line`` in this subscription's currency
+        (a price in the plan currency converted at ``date_ref``'s rate, like on an invoice of that date)."""
         self.ensure_one()
         included = Decimal(str(plan_line.included_quantity or 0))
         quantity = Decimal(str(quantity))
+        currency = plan_line._get_pricing_currency(self.currency_id) or self.currency_id
         if plan_line.pricing_model == "per_unit":
-            price = Decimal(str(plan_line._get_price_unit(self.currency_id) or 0))
+            price = Decimal(str(plan_line._get_price_unit(currency) or 0))
             rating = pricing.rate_per_unit(quantity, price, included=included)
         else:
+            price = None
             rating = pricing.rate_tiered(
-                quantity, plan_line._get_tiers(self.currency_id), plan_line.pricing_model, included=included
+                quantity, plan_line._get_tiers(currency), plan_line.pricing_model, included=included
             )
-        return pricing.round_to(rating.amount, Decimal(str(self.currency_id.rounding)))
+        amount = rating.amount
+        conversion = self._get_price_conversion(currency, date_ref or fields.Date.context_today(self))
+        if conversion and price is not None and not included:
+            amount = conversion.convert(conversion.round_source(price)) * quantity
+        elif conversion:
+            amount = conversion.convert(conversion.round_source(amount))
+        return pricing.round_to(amount, Decimal(str(self.currency_id.rounding)))
 
-    def _get_mrr_of_target(self, new_plan, new_lines, current):
-        """MRR after a change keeping the untouched lines and adding ``new_lines`` [(plan line, qty)]."""
+    def _get_price_conversion(self, source_currency, date_ref):
+        """The :class:`billing_core.fx.Conversion` from ``source_currency`` into this subscription's
+        currency with the company's rate on ``date_ref`` (read once); ``None`` for the same currency.
+
+        Refuses to convert with a currency that has no rate on or before ``date_ref`` (Odoo would
+        silently fall back to a later rate or to 1).
+        """
+        self.ensure_one()
+        target = self.currency_id
+        if not source_currency or not target or source_currency == target:
+            return None
+        company = self.company_id or self.env.company
+        for currency in (source_currency | target) - company.currency_id:
+            has_rate = self.env["res.currency.rate"].search_count(
+                [
+                    ("currency_id", "=", currency.id),
+                    ("name", "<=", date_ref),
+                    ("company_id", "in", [False, company.root_id.id]),
+                ],
+                limit=1,
+            )
+            if not has_rate:
+                raise UserError(
+                    _(
+                        "Subscription %(sub)s is billed in %(target)s at prices in %(source)s, but %(currency)s "
+                        "has no exchange rate on or before %(date)s in company %(company)s: add the rate "
+                        "(Accounting > Configuration > Currencies).",
+                        sub=self.display_name,
+                        target=target.name,
+                        source=source_currency.name,
+                        currency=currency.name,
+                        date=format_date(self.env, date_ref),
+                        company=company.name,
+                    )
+                )
+        rate = self.env["res.currency"]._get_conversion_rate(source_currency, target, company, date_ref)
+        return fx.Conversion(
+            source=source_currency.name,
+            target=target.name,
+            rate=rate,
+            rate_date=date_ref,
+            source_step=Decimal(str(source_currency.rounding)),
+            target_step=Decimal(str(target.rounding)),
+        )
+
+    def _get_mrr_of_target(self, new_plan, new_lines, current, date_ref=None):
+        """MRR after a change keeping the untouched lines and adding ``new_lines`` [(plan line, qty)],
+        in the subscription currency (prices in another currency converted at ``date_ref``'s rate)."""
         self.ensure_one()
         kept_ids = {pl.id for pl, _qty in new_lines}
         wanted = {pl.id: qty for pl, qty in new_lines}
@@ -742,12 +802,16 @@ class SubscriptionSubscription(models.Model):
         )
         kept_plan_lines = set(kept.plan_line_id.ids)
         total = sum(
-            (line._get_full_period_amount() for line in kept if line.line_type == "recurring" and not line.date_end),
+            (
+                line._get_full_period_amount(date_ref)
+                for line in kept
+                if line.line_type == "recurring" and not line.date_end
+            ),
             Decimal(0),
         )
         total += sum(
             (
-                self._get_target_line_amount(pl, qty)
+                self._get_target_line_amount(pl, qty, date_ref)
                 for pl, qty in new_lines
                 if pl.line_type == "recurring" and pl.id not in kept_plan_lines
             ),
@@ -924,7 +988,8 @@ class SubscriptionSubscription(models.Model):
     def _prepare_line_values_from_plan(self, plan_line, quantity=None):
         """Values of a subscription line copying ``plan_line`` in this subscription's currency."""
         self.ensure_one()
-        if not plan_line._is_priced_in(self.currency_id):
+        price_currency = plan_line._get_pricing_currency(self.currency_id)
+        if not price_currency:
             raise ValidationError(
                 _(
                     "Plan %(plan)s has no price in %(currency)s for %(product)s.",
@@ -933,7 +998,7 @@ class SubscriptionSubscription(models.Model):
                     product=plan_line.product_id.display_name,
                 )
             )
-        tiers = plan_line.tier_ids.filtered(lambda t: t.currency_id == self.currency_id)
+        tiers = plan_line.tier_ids.filtered(lambda t: t.currency_id == price_currency)
         return {
             "subscription_id": self.id,
             "plan_line_id": plan_line.id,
@@ -941,7 +1006,8 @@ class SubscriptionSubscription(models.Model):
             "product_id": plan_line.product_id.id,
             "name": plan_line.name or plan_line.product_id.display_name,
             "quantity": plan_line.quantity if quantity is None else quantity,
-            "price_unit": plan_line._get_price_unit(self.currency_id) or 0.0,
+            "price_currency_id": price_currency.id,
+            "price_unit": plan_line._get_price_unit(price_currency) or 0.0,
             "line_type": plan_line.line_type,
             "is_addon": plan_line.optional,
             "pricing_model": plan_line.pricing_model,
@@ -1266,7 +1332,11 @@ class SubscriptionSubscription(models.Model):
                     if part is None or (not line.active and not line.date_end):
                         continue
                     records = line._get_usage_records(part)
-                    values.append(line._prepare_usage_invoice_line_values(part, records))
+                    values.append(
+                        line._prepare_usage_invoice_line_values(
+                            part, records, date_ref=self._get_item_invoice_date(period)
+                        )
+                    )
         values += self._prepare_discount_invoice_lines(period, values, billed_once)
         return values
 
