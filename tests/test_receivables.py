@@ -59,7 +59,11 @@ class TestReceivables(SubscriptionCommon):
         cls.inv_company_2 = cls._invoice(999.0, date(2026, 3, 1), date(2026, 3, 1), company=cls.company_2)
 
     @classmethod
-    def _invoice(cls, amount, invoice_date, due_date, partner=None, move_type="out_invoice", company=None, post=True):
+    def _invoice(cls, amount, invoice_date, due_date, partner=None, move_type="out_invoice", **options):
+        """A posted (``post=False``: draft) invoice without tax; options ``company``, ``currency``, ``post``."""
+        company = options.get("company")
+        currency = options.get("currency")
+        post = options.get("post", True)
         move = (
             cls.env["account.move"]
             .with_company(company or cls.env.company)
@@ -67,6 +71,7 @@ class TestReceivables(SubscriptionCommon):
                 {
                     "move_type": move_type,
                     "partner_id": (partner or cls.customer).id,
+                    "currency_id": (currency or (company or cls.env.company).currency_id).id,
                     "invoice_date": invoice_date,
                     "invoice_date_due": due_date,
                     "invoice_line_ids": [
@@ -81,6 +86,7 @@ class TestReceivables(SubscriptionCommon):
 
     @classmethod
     def _pay(cls, invoice, amount, payment_date):
+        """Register a payment of ``amount`` (in the invoice's currency) on ``payment_date``."""
         return (
             cls.env["account.payment.register"]
             .with_context(active_model="account.move", active_ids=invoice.ids)
@@ -167,6 +173,25 @@ class TestReceivables(SubscriptionCommon):
         self.assertEqual(later["31_60"], 0.0)  # 300 (due 1 May) is 61 days overdue now
         self.assertEqual(later["61_90"], 300.0)
         self.assertEqual(later["over_90"], 900.0)  # 400 + 500
+
+    def test_foreign_currency_item_has_residual_in_both_currencies(self):
+        # EUR at 2.0 per company-currency unit since 2017 (AccountTestInvoicingCommon's rates)
+        eur = self.setup_other_currency("EUR")
+        dupont = self.env["res.partner"].create({"name": "Dupont SARL"})
+        invoice = self._invoice(100.0, date(2026, 5, 1), date(2026, 6, 1), partner=dupont, currency=eur)
+        self._pay(invoice, 40.0, date(2026, 6, 10))
+        (item,) = dupont._get_subscription_open_items(STATEMENT_DATE)
+        self.assertEqual(item["currency"], eur)
+        self.assertEqual((item["amount_currency"], item["amount_residual_currency"]), (100.0, 60.0))
+        self.assertEqual((item["amount"], item["amount_residual"]), (50.0, 30.0))
+        self.assertEqual((item["days_overdue"], item["bucket"]), (29, "1_30"))
+        # before the payment: all of it, in both currencies
+        (item,) = dupont._get_subscription_open_items(date(2026, 6, 9))
+        self.assertEqual((item["amount_residual_currency"], item["amount_residual"]), (100.0, 50.0))
+        self.assertEqual(dupont._get_subscription_ageing(STATEMENT_DATE)["1_30"], 30.0)
+        html = self._render_statement(dupont)
+        self.assertIn("30.00", html)
+        self.assertIn("60.00", html)
 
     # ------------------------------------------------------------------
     # Balances
