@@ -249,8 +249,14 @@ class TestReceivables(SubscriptionCommon):
         self.assertEqual(action["res_model"], "subscription.receivable.statement.line")
         Line = self.env["subscription.receivable.statement.line"]
         self.assertEqual(len(Line.search(action["domain"])), 8)
-        sums = dict(Line._read_group(action["domain"], ["ageing_bucket"], ["amount_residual:sum"]))
-        self.assertEqual(sums, {"not_due": 220.0, "1_30": 10.0, "31_60": 300.0, "61_90": 400.0, "over_90": 500.0})
+        # the list grouped by bucket (as the web client reads it): buckets youngest first, with their sums
+        groups = Line.with_context(read_group_expand=True).formatted_read_group(
+            action["domain"], ["ageing_bucket"], ["__count", "amount_residual:sum"]
+        )
+        self.assertEqual(
+            [(group["ageing_bucket"], group["__count"], group["amount_residual:sum"]) for group in groups],
+            [("not_due", 2, 220.0), ("1_30", 3, 10.0), ("31_60", 1, 300.0), ("61_90", 1, 400.0), ("over_90", 1, 500.0)],
+        )
         # opened again for another date: the lines are replaced, not added
         statement.date_ref = date(2026, 6, 11)
         statement.action_view_open_items()
@@ -258,6 +264,14 @@ class TestReceivables(SubscriptionCommon):
             set(statement.line_ids.move_id),
             {self.inv_due_today, self.inv_partial, self.credit_note, self.inv_31_60, self.inv_61_90}
             | {self.inv_over_90, self.inv_paid},
+        )
+        # on 11 June nothing is more than 90 days overdue (due 31 March: 72 days); the empty bucket still shows
+        groups = Line.with_context(read_group_expand=True).formatted_read_group(
+            [("statement_id", "=", statement.id)], ["ageing_bucket"], ["__count"]
+        )
+        self.assertEqual(
+            [(group["ageing_bucket"], group["__count"]) for group in groups],
+            [("not_due", 2), ("1_30", 2), ("31_60", 1), ("61_90", 2), ("over_90", 0)],
         )
 
     def test_open_items_button_of_customer_and_subscription(self):

@@ -162,7 +162,8 @@ class SubscriptionReceivableStatementLine(models.TransientModel):
     amount_currency = fields.Monetary(string="Original Amount in Currency", currency_field="item_currency_id")
     amount_residual_currency = fields.Monetary(string="Open Amount in Currency", currency_field="item_currency_id")
     days_overdue = fields.Integer(string="Days Overdue")
-    ageing_bucket = fields.Selection(AGEING_BUCKET_SELECTION, string="Ageing")
+    # group_expand: the list grouped by bucket shows every bucket, youngest first, even when empty
+    ageing_bucket = fields.Selection(AGEING_BUCKET_SELECTION, string="Ageing", group_expand=True)
 
     def action_open_document(self):
         self.ensure_one()
