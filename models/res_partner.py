@@ -24,8 +24,8 @@ class ResPartner(models.Model):
         compute="_compute_subscription_receivable_balance",
         currency_field="subscription_balance_currency_id",
         groups="account.group_account_invoice",
-        help="Open receivable items of the customer (commercial partner) in the current company: invoices "
-        "minus credit notes and payments not yet matched, in company currency.",
+        help="Open receivable items of the customer (commercial partner) in the current company dated up to "
+        "today: invoices minus credit notes and payments not yet matched, in company currency.",
     )
     subscription_overdue_amount = fields.Monetary(
         string="Overdue Amount",
@@ -56,7 +56,7 @@ class ResPartner(models.Model):
         overdue = dict(balances)
         if commercial_partners:
             for partner, due_date, residual in self.env["account.move.line"]._read_group(
-                self._get_subscription_open_items_domain(commercial_partners),
+                [*self._get_subscription_open_items_domain(commercial_partners), ("date", "<=", today)],
                 ["partner_id", "date_maturity:day"],
                 ["amount_residual:sum"],
             ):

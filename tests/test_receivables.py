@@ -33,8 +33,9 @@ class TestReceivables(SubscriptionCommon):
     ========================  ==========  =========  ====  ========
 
     Not due 220.00, 1-30 10.00 (150 - 80 - 60), 31-60 300.00, 61-90 400.00, over 90 500.00;
-    total 1,430.00, overdue 1,210.00. Not open: an invoice of 250.00 paid in full on 12 June, a draft
-    invoice, another customer's invoice and an invoice of the second company.
+    total 1,430.00, overdue 1,210.00. Not open on 30 June: an invoice of 250.00 paid in full on 12 June,
+    an invoice dated 5 July, a draft invoice, another customer's invoice and an invoice of the second
+    company.
     """
 
     @classmethod
@@ -52,6 +53,7 @@ class TestReceivables(SubscriptionCommon):
         cls.inv_over_90 = cls._invoice(500.0, date(2026, 3, 1), date(2026, 3, 31))
         cls.inv_paid = cls._invoice(250.0, date(2026, 5, 10), date(2026, 6, 10))
         cls._pay(cls.inv_paid, 250.0, date(2026, 6, 12))
+        cls.inv_future = cls._invoice(90.0, date(2026, 7, 5), date(2026, 8, 4))
         cls.inv_draft = cls._invoice(777.0, date(2026, 6, 1), date(2026, 6, 1), post=False)
         cls.inv_other_customer = cls._invoice(333.0, date(2026, 3, 1), date(2026, 3, 1), partner=cls.other_customer)
 
@@ -132,6 +134,8 @@ class TestReceivables(SubscriptionCommon):
     def test_fully_paid_draft_and_other_customers_invoices_are_not_open_items(self):
         moves = set(self._items_by_move())
         self.assertNotIn(self.inv_paid, moves)
+        self.assertNotIn(self.inv_future, moves)
+        self.assertIn(self.inv_future, self._items_by_move(date_ref=date(2026, 7, 5)))
         self.assertNotIn(self.inv_draft, moves)
         self.assertNotIn(self.inv_other_customer, moves)
         self.assertEqual(set(self._items_by_move(self.other_customer)), {self.inv_other_customer})
