@@ -26,11 +26,13 @@
         "views/subscription_portal_templates.xml",
         "reports/report_invoice.xml",
         "reports/sepa_mandate_report.xml",
+        "reports/customer_statement_report.xml",
         "wizards/subscription_billing_run_wizard_views.xml",
         "wizards/subscription_cancel_wizard_views.xml",
         "wizards/subscription_change_wizard_views.xml",
         "wizards/sepa_wizard_views.xml",
         "wizards/deferred_revenue_wizard_views.xml",
+        "wizards/subscription_receivable_statement_views.xml",
         "views/subscription_billing_menus.xml",
     ],
     "demo": [

@@ -154,6 +154,21 @@ class SubscriptionSubscription(models.Model):
     recurring_total = fields.Monetary(
         compute="_compute_recurring_total", string="Recurring Amount", help="Untaxed amount of one full billing period."
     )
+    customer_balance_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    customer_receivable_balance = fields.Monetary(
+        string="Customer Balance",
+        compute="_compute_customer_receivable_balance",
+        currency_field="customer_balance_currency_id",
+        groups="account.group_account_invoice",
+        help="Open receivable items of the invoiced customer (commercial partner) in this subscription's company.",
+    )
+    customer_overdue_amount = fields.Monetary(
+        string="Customer Overdue",
+        compute="_compute_customer_receivable_balance",
+        currency_field="customer_balance_currency_id",
+        groups="account.group_account_invoice",
+        help="Part of the customer balance that is past its due date today.",
+    )
 
     # ------------------------------------------------------------------
     # Constraints and indexes
@@ -297,6 +312,14 @@ class SubscriptionSubscription(models.Model):
         super()._compute_access_url()
         for sub in self:
             sub.access_url = f"/my/subscriptions/{sub.id}"
+
+    @api.depends("partner_invoice_id", "company_id")
+    @api.depends_context("company")
+    def _compute_customer_receivable_balance(self):
+        for sub in self:
+            customer = sub.partner_invoice_id.commercial_partner_id.with_company(sub.company_id)
+            sub.customer_receivable_balance = customer.subscription_receivable_balance
+            sub.customer_overdue_amount = customer.subscription_overdue_amount
 
     # ------------------------------------------------------------------
     # Constraints (Python, for messages)
@@ -481,6 +504,17 @@ class SubscriptionSubscription(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
         action["domain"] = [("id", "in", self.invoice_ids.ids)]
         action["context"] = {"default_move_type": "out_invoice", "create": False}
+        return action
+
+    def action_view_customer_open_items(self):
+        """Open items of the invoiced customer today, in this subscription's company."""
+        self.ensure_one()
+        return self.partner_invoice_id.with_company(self.company_id).action_view_subscription_open_items()
+
+    def action_open_customer_statement_wizard(self):
+        self.ensure_one()
+        action = self.env["subscription.receivable.statement"]._get_wizard_action(self.partner_invoice_id)
+        action["context"]["default_company_id"] = self.company_id.id
         return action
 
     def action_clear_billing_error(self):

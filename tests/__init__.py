@@ -9,3 +9,4 @@ from . import test_plan_changes
 from . import test_sepa
 from . import test_deferred_revenue
 from . import test_multicurrency_pricing
+from . import test_receivables

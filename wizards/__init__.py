@@ -7,3 +7,4 @@ from . import sepa_return_wizard
 from . import deferred_revenue_recognition_wizard
 from . import deferred_revenue_report
 from . import deferred_revenue_report_line
+from . import subscription_receivable_statement
