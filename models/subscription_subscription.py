@@ -1330,11 +1330,13 @@ class SubscriptionSubscription(models.Model):
         """
         self.ensure_one()
         plan = self.plan_id
+        # the fiscal position still maps the plan's account (e.g. SKR03 8400 → 8338 for services abroad)
+        revenue_account = plan.revenue_account_id and self.fiscal_position_id.map_account(plan.revenue_account_id)
         for vals in line_vals:
             if vals.get("display_type") in ("line_section", "line_note"):
                 continue
-            if plan.revenue_account_id:
-                vals["account_id"] = plan.revenue_account_id.id
+            if revenue_account:
+                vals["account_id"] = revenue_account.id
             if plan.analytic_distribution:
                 vals["analytic_distribution"] = plan.analytic_distribution
         return line_vals
