@@ -155,6 +155,13 @@ class SubscriptionSubscription(models.Model):
         compute="_compute_recurring_total", string="Recurring Amount", help="Untaxed amount of one full billing period."
     )
     customer_balance_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    deferred_revenue_amount = fields.Monetary(
+        string="Deferred Revenue",
+        compute="_compute_deferred_revenue_amount",
+        currency_field="customer_balance_currency_id",
+        groups="account.group_account_readonly",
+        help="Revenue invoiced for this subscription that is not recognised yet (company currency).",
+    )
     customer_receivable_balance = fields.Monetary(
         string="Customer Balance",
         compute="_compute_customer_receivable_balance",
@@ -312,6 +319,21 @@ class SubscriptionSubscription(models.Model):
         super()._compute_access_url()
         for sub in self:
             sub.access_url = f"/my/subscriptions/{sub.id}"
+
+    def _compute_deferred_revenue_amount(self):
+        pending = self.env["deferred.revenue.schedule"].search([("subscription_id", "in", self.ids)])
+        amounts = dict.fromkeys(self.ids, 0.0)
+        for schedule in pending:
+            amounts[schedule.subscription_id.id] += schedule.residual_amount
+        for sub in self:
+            sub.deferred_revenue_amount = amounts.get(sub.id, 0.0)
+
+    def action_view_deferred_revenue(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.deferred_revenue_schedule_action")
+        action["domain"] = [("subscription_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     @api.depends("partner_invoice_id", "company_id")
     @api.depends_context("company")

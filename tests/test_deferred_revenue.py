@@ -158,7 +158,8 @@ class TestDeferredRevenue(SubscriptionCommon):
     # Recognition
     # ------------------------------------------------------------------
     def test_recognising_a_month_twice_creates_nothing_and_catch_up_dates_each_month(self):
-        _sub, invoice = self._yearly_invoice()
+        sub, invoice = self._yearly_invoice()
+        self.assertEqual(sub.deferred_revenue_amount, 1200.0)
         schedule = invoice.deferred_schedule_ids
         january = self.Line._recognise_until(date(2026, 1, 20))
         self.assertEqual(len(january), 1)
@@ -173,6 +174,8 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertAlmostEqual(self._revenue_of(invoice), expected, places=2)
         self.assertAlmostEqual(self._balance(self.deferred_account), 1200.0 - expected, places=2)
         self.assertAlmostEqual(schedule.recognised_amount + schedule.residual_amount, 1200.0, places=2)
+        sub.invalidate_recordset(["deferred_revenue_amount"])
+        self.assertAlmostEqual(sub.deferred_revenue_amount, 1200.0 - expected, places=2)
         for entry in january | catch_up:
             self.assertAlmostEqual(sum(entry.line_ids.mapped("debit")), sum(entry.line_ids.mapped("credit")))
             self.assertTrue(entry.is_revenue_recognition)
