@@ -2,7 +2,8 @@
 
 ``periods`` (billing periods), ``terms`` (minimum term, renewal, notice),
 ``pricing`` (per-unit and tiered prices, discounts, exact rounding),
-``proration`` (by days) and ``usage`` (aggregation of metered usage).
+``proration`` (by days), ``usage`` (aggregation of metered usage) and
+``tax_regime`` (domestic, EU OSS, reverse charge or export VAT).
 Models call into these modules; they are unit-tested on their own with
 pytest and hypothesis (``billing_core/tests``).
 """
