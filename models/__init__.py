@@ -23,3 +23,5 @@ from . import sepa_collection_line
 from . import sepa_return_reason
 from . import sepa_return
 from . import account_move_send
+from . import account_fiscal_position
+from . import subscription_oss_report

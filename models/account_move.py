@@ -30,12 +30,30 @@ class AccountMove(models.Model):
         "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
     )
     subscription_count = fields.Integer(compute="_compute_subscription_ids")
+    subscription_tax_regime = fields.Selection(
+        [("eu_reverse_charge", "EU reverse charge"), ("export", "Export")],
+        compute="_compute_subscription_tax_regime",
+        help="Set when the fiscal position is the company's reverse-charge or export position of subscriptions: "
+        "the invoice then prints the legal note (and both VAT numbers for reverse charge).",
+    )
 
     @api.depends("invoice_line_ids.subscription_id")
     def _compute_subscription_ids(self):
         for move in self:
             move.subscription_ids = move.invoice_line_ids.subscription_id
             move.subscription_count = len(move.subscription_ids)
+
+    @api.depends("fiscal_position_id", "company_id", "move_type")
+    def _compute_subscription_tax_regime(self):
+        for move in self:
+            fpos, company = move.fiscal_position_id, move.company_id
+            regime = False
+            if fpos and move.is_sale_document(include_receipts=False):
+                if fpos == company._get_subscription_fpos_reverse_charge():
+                    regime = "eu_reverse_charge"
+                elif fpos == company._get_subscription_fpos_export():
+                    regime = "export"
+            move.subscription_tax_regime = regime
 
     # not on the company's setting: a changed pre-notification period must not move dates already notified
     @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due")

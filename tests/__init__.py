@@ -7,3 +7,4 @@ from . import test_portal
 from . import test_pricing
 from . import test_plan_changes
 from . import test_sepa
+from . import test_tax_determination
