@@ -8,3 +8,4 @@ from . import test_pricing
 from . import test_plan_changes
 from . import test_sepa
 from . import test_tax_determination
+from . import test_oss_report
