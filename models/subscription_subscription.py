@@ -102,13 +102,13 @@ class SubscriptionSubscription(models.Model):
         tracking=True,
     )
     tax_partner_key = fields.Char(
-        compute="_compute_fiscal_position_id",
+        compute="_compute_tax_partner_key",
         store=True,
         readonly=False,
         precompute=True,
         copy=False,
-        help="Customer country, VAT number and business flag the fiscal position was determined from; "
-        "the billing run determines it again when they changed.",
+        help="Customer country, VAT number and business flag when the fiscal position was last set; "
+        "the billing run determines the position again when they changed.",
     )
     tax_regime = fields.Selection(
         [
@@ -217,6 +217,11 @@ class SubscriptionSubscription(models.Model):
                 )
             else:
                 sub.fiscal_position_id = False
+
+    @api.depends("fiscal_position_id", "partner_invoice_id", "company_id")
+    def _compute_tax_partner_key(self):
+        # a position set by hand is taken as decided for the customer as it is now
+        for sub in self:
             sub.tax_partner_key = sub._get_tax_partner_key()
 
     @api.depends(
