@@ -45,6 +45,17 @@ class TestTaxDetermination(GermanCompanyCommon):
             ]
         )
 
+    def test_common_world_is_a_german_skr03_company_in_eur(self):
+        self.assertEqual(self.env.company, self.company)
+        self.assertEqual(self.company.chart_template, "de_skr03")
+        self.assertEqual(self.company.account_fiscal_country_id.code, "DE")
+        self.assertEqual(self.company.currency_id.name, "EUR")
+        self.assertEqual((self.tax_19.amount, self.tax_19.type_tax_use), (19.0, "sale"))
+        self.assertTrue(self.usd.active and self.chf.active)
+        # 1,100.00 EUR at 1.10 USD per EUR on 2025-06-30; 900.00 CHF at 0.90 CHF per EUR on 2026-03-31
+        self.assertEqual(self.eur._convert(1000.0, self.usd, self.company, date(2025, 6, 30)), 1100.0)
+        self.assertEqual(self.chf._convert(900.0, self.eur, self.company, date(2026, 3, 31)), 1000.0)
+
     # --- domestic ------------------------------------------------------------
     def test_german_consumer_pays_19_percent(self):
         customer = self._create_customer("Max Mustermann", "DE")
