@@ -23,6 +23,8 @@
         "views/res_partner_views.xml",
         "views/product_template_views.xml",
         "views/deferred_revenue_views.xml",
+        "views/res_company_views.xml",
+        "views/subscription_oss_report_views.xml",
         "views/subscription_portal_templates.xml",
         "reports/report_invoice.xml",
         "reports/sepa_mandate_report.xml",

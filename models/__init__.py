@@ -26,3 +26,5 @@ from . import sepa_return
 from . import account_move_send
 from . import deferred_revenue_schedule
 from . import deferred_revenue_schedule_line
+from . import account_fiscal_position
+from . import subscription_oss_report

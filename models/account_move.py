@@ -39,6 +39,12 @@ class AccountMove(models.Model):
     recognition_line_ids = fields.One2many(
         "deferred.revenue.schedule.line", "recognition_move_id", string="Recognised Months", readonly=True
     )
+    subscription_tax_regime = fields.Selection(
+        [("eu_reverse_charge", "EU reverse charge"), ("export", "Export")],
+        compute="_compute_subscription_tax_regime",
+        help="Set when the fiscal position is the company's reverse-charge or export position of subscriptions: "
+        "the invoice then prints the legal note (and both VAT numbers for reverse charge).",
+    )
 
     @api.depends("invoice_line_ids.subscription_id")
     def _compute_subscription_ids(self):
@@ -50,6 +56,18 @@ class AccountMove(models.Model):
     def _compute_deferred_schedule_count(self):
         for move in self:
             move.deferred_schedule_count = len(move.deferred_schedule_ids or move.recognition_line_ids.schedule_id)
+
+    @api.depends("fiscal_position_id", "company_id", "move_type")
+    def _compute_subscription_tax_regime(self):
+        for move in self:
+            fpos, company = move.fiscal_position_id, move.company_id
+            regime = False
+            if fpos and move.is_sale_document(include_receipts=False):
+                if fpos == company._get_subscription_fpos_reverse_charge():
+                    regime = "eu_reverse_charge"
+                elif fpos == company._get_subscription_fpos_export():
+                    regime = "export"
+            move.subscription_tax_regime = regime
 
     # not on the company's setting: a changed pre-notification period must not move dates already notified
     @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due")

@@ -4,9 +4,22 @@ from odoo.exceptions import ValidationError
 from ..billing_core import sepa
 from .account_chart_template import DEFERRED_REVENUE_ACCOUNTS
 
+#: fiscal positions of the German charts used when the company leaves the setting empty
+SUBSCRIPTION_FPOS_DEFAULTS = {
+    "reverse_charge": {
+        "de_skr03": "fiscal_position_eu_vat_id_partner_skr03",
+        "de_skr04": "fiscal_position_eu_vat_id_partner_skr04",
+    },
+    "export": {
+        "de_skr03": "fiscal_position_non_eu_partner_service_skr03",
+        "de_skr04": "fiscal_position_non_eu_partner_service_skr04",
+    },
+}
+
 
 class ResCompany(models.Model):
-    """SEPA direct-debit settings of the company (the creditor) and its deferred-revenue settings."""
+    """SEPA direct-debit settings (the creditor), deferred-revenue settings and the fiscal positions of
+    subscriptions."""
 
     _inherit = "res.company"
 
@@ -69,6 +82,23 @@ class ResCompany(models.Model):
         help="How often a debit returned for insufficient funds is presented again.",
     )
 
+    subscription_fpos_reverse_charge_id = fields.Many2one(
+        "account.fiscal.position",
+        string="Reverse Charge Position",
+        domain="[('company_id', 'parent_of', id)]",
+        help="Fiscal position of subscriptions billed to businesses in another EU country with a valid VAT "
+        "number. Empty: the chart's 'Business partner EU (with VAT ID)' position (SKR03/SKR04), else the "
+        "automatic choice.",
+    )
+    subscription_fpos_export_id = fields.Many2one(
+        "account.fiscal.position",
+        string="Export Position",
+        domain="[('company_id', 'parent_of', id)]",
+        help="Fiscal position of subscriptions billed to customers outside the EU. Empty: the chart's "
+        "'Service provider abroad (non-EU)' position (SKR03/SKR04: revenue not taxable in Germany, no VAT), "
+        "else the automatic choice.",
+    )
+
     _sepa_prenotification_positive = models.Constraint(
         "CHECK(sepa_prenotification_days >= 1)",
         "The SEPA pre-notification period must be at least one day.",
@@ -109,3 +139,25 @@ class ResCompany(models.Model):
             )
             if account:
                 company.deferred_revenue_account_id = account
+    def _get_subscription_fpos_reverse_charge(self):
+        """Fiscal position for EU reverse charge: the setting, else the chart's default."""
+        self.ensure_one()
+        return self.subscription_fpos_reverse_charge_id or self._get_subscription_fpos_default("reverse_charge")
+
+    def _get_subscription_fpos_export(self):
+        """Fiscal position for customers outside the EU: the setting, else the chart's default."""
+        self.ensure_one()
+        return self.subscription_fpos_export_id or self._get_subscription_fpos_default("export")
+
+    def _get_subscription_fpos_default(self, kind):
+        """The chart's fiscal position for ``kind`` (see ``SUBSCRIPTION_FPOS_DEFAULTS``), of this
+        company or the nearest parent (branches share their parent's chart)."""
+        self.ensure_one()
+        xmlid = SUBSCRIPTION_FPOS_DEFAULTS[kind].get(self.chart_template)
+        if not xmlid:
+            return self.env["account.fiscal.position"]
+        for company in self.parent_ids[::-1]:  # parent_ids runs from the root to this company
+            fpos = self.env.ref(f"account.{company.id}_{xmlid}", raise_if_not_found=False)
+            if fpos and fpos.active:
+                return fpos
+        return self.env["account.fiscal.position"]

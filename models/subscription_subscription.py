@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
-from ..billing_core import fx, pricing, terms
+from ..billing_core import fx, pricing, tax_regime, terms
 from ..billing_core import periods as period_math
 
 _logger = logging.getLogger(__name__)
@@ -100,6 +100,31 @@ class SubscriptionSubscription(models.Model):
         precompute=True,
         check_company=True,
         tracking=True,
+    )
+    tax_partner_key = fields.Char(
+        compute="_compute_tax_partner_key",
+        store=True,
+        readonly=False,
+        precompute=True,
+        copy=False,
+        help="Customer country, VAT number and business flag when the fiscal position was last set; "
+        "the billing run determines the position again when they changed.",
+    )
+    tax_regime = fields.Selection(
+        [
+            (tax_regime.DOMESTIC, "Domestic"),
+            (tax_regime.EU_OSS_CONSUMER, "EU consumer (OSS)"),
+            (tax_regime.EU_REVERSE_CHARGE, "EU business (reverse charge)"),
+            (tax_regime.EXPORT, "Outside the EU (export)"),
+        ],
+        compute="_compute_tax_regime",
+        help="VAT regime from the customer's current country, VAT number and company type.",
+    )
+    tax_vat_invalid = fields.Boolean(
+        compute="_compute_tax_regime",
+        string="Invalid VAT Number",
+        help="The customer's VAT number fails the format or check-digit test or does not belong to its country: "
+        "it is billed as a consumer (no reverse charge).",
     )
     payment_term_id = fields.Many2one("account.payment.term", check_company=True, tracking=True)
     user_id = fields.Many2one("res.users", string="Responsible", default=lambda self: self.env.user, tracking=True)
@@ -209,13 +234,33 @@ class SubscriptionSubscription(models.Model):
     def _compute_fiscal_position_id(self):
         for sub in self:
             if sub.partner_invoice_id:
-                sub.fiscal_position_id = (
-                    self.env["account.fiscal.position"]
-                    .with_company(sub.company_id)
-                    ._get_fiscal_position(sub.partner_invoice_id)
+                sub.fiscal_position_id = self.env["account.fiscal.position"]._get_subscription_fiscal_position(
+                    sub.partner_invoice_id, sub.company_id
                 )
             else:
                 sub.fiscal_position_id = False
+
+    @api.depends("fiscal_position_id", "partner_invoice_id", "company_id")
+    def _compute_tax_partner_key(self):
+        # a position set by hand is taken as decided for the customer as it is now
+        for sub in self:
+            sub.tax_partner_key = sub._get_tax_partner_key()
+
+    @api.depends(
+        "partner_invoice_id.country_id",
+        "partner_invoice_id.commercial_partner_id.vat",
+        "partner_invoice_id.commercial_partner_id.is_company",
+        "partner_invoice_id.commercial_partner_id.country_id",
+        "company_id.account_fiscal_country_id",
+    )
+    def _compute_tax_regime(self):
+        FiscalPosition = self.env["account.fiscal.position"]
+        for sub in self:
+            regime = sub.partner_invoice_id and FiscalPosition._get_subscription_tax_regime(
+                sub.partner_invoice_id, sub.company_id
+            )
+            sub.tax_regime = regime.regime if regime else False
+            sub.tax_vat_invalid = bool(regime and regime.vat_invalid)
 
     @api.depends(
         "state",
@@ -1156,6 +1201,7 @@ class SubscriptionSubscription(models.Model):
                 sub._store_billing_error(error)
                 result["errors"] |= sub
         subs -= result["errors"]
+        subs._recheck_fiscal_position()
         units, failed = subs._get_billing_units(date_ref)
         result["errors"] |= failed
         if not units:
@@ -1182,6 +1228,38 @@ class SubscriptionSubscription(models.Model):
         billed.filtered("billing_error").write({"billing_error": False, "billing_error_date": False})
         self._send_invoices(result["invoices"])
         return result
+
+    def _recheck_fiscal_position(self):
+        """Determine the fiscal position again where the customer changed its country, VAT number
+        or company type since it was determined; a chatter note tells a change of position."""
+        FiscalPosition = self.env["account.fiscal.position"]
+        for sub in self:
+            key = sub._get_tax_partner_key()
+            if key == sub.tax_partner_key:
+                continue
+            old = sub.fiscal_position_id
+            new = FiscalPosition._get_subscription_fiscal_position(sub.partner_invoice_id, sub.company_id)
+            sub.write({"fiscal_position_id": new.id, "tax_partner_key": key})
+            if new != old:
+                sub.message_post(
+                    body=_(
+                        "The customer's country, VAT number or company type changed: fiscal position "
+                        "%(new)s instead of %(old)s from the next invoice (%(regime)s).",
+                        new=new.display_name or _("none"),
+                        old=old.display_name or _("none"),
+                        regime=dict(sub._fields["tax_regime"]._description_selection(self.env)).get(sub.tax_regime),
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+
+    def _get_tax_partner_key(self):
+        """What the fiscal position depends on: invoice country, VAT number and business flag of the customer."""
+        self.ensure_one()
+        partner = self.partner_invoice_id
+        commercial = partner.commercial_partner_id
+        country = partner.country_id or commercial.country_id
+        vat = tax_regime.compact_vat(commercial.vat)
+        return f"{country.code or ''}|{vat}|{int(bool(commercial.is_company or vat))}" if partner else False
 
     def _get_billing_units(self, date_ref):
         """Group the due (subscription, period) pairs into invoices.

@@ -665,7 +665,7 @@ def phase_pure(checkout, report):
 
 
 def phase_odoo_tests(args, checkout, db, report):
-    """Install the addon on a fresh database and run its at_install/post_install tests."""
+    """Install the addon (with l10n_de and l10n_eu_oss) on a fresh database and run its tests."""
     t0 = time.monotonic()
     logfile = checkout.logs / f"{db}.log"
     odoo_args = [
@@ -675,7 +675,8 @@ def phase_odoo_tests(args, checkout, db, report):
         "-d",
         db,
         "-i",
-        ADDON,
+        # the tax tests need a German company (SKR03, l10n_de) and the EU One-Stop-Shop positions (l10n_eu_oss)
+        f"l10n_de,l10n_eu_oss,{ADDON}",
         "--test-enable",
         "--test-tags",
         f"/{ADDON}",

@@ -10,3 +10,6 @@ from . import test_sepa
 from . import test_deferred_revenue
 from . import test_multicurrency_pricing
 from . import test_receivables
+from . import test_tax_determination
+from . import test_oss_report
+from . import test_accounting_germany
