@@ -139,6 +139,7 @@ class ResCompany(models.Model):
             )
             if account:
                 company.deferred_revenue_account_id = account
+
     def _get_subscription_fpos_reverse_charge(self):
         """Fiscal position for EU reverse charge: the setting, else the chart's default."""
         self.ensure_one()
