@@ -5,7 +5,8 @@ from ..billing_core import sepa
 
 
 class ResPartnerBank(models.Model):
-    """IBANs are checked (checksum and national check digits); the BIC is derived when known."""
+    """IBANs are checked (checksum and structure; the national check digits when a mandate uses them);
+    the BIC is derived when known."""
 
     _inherit = "res.partner.bank"
 
@@ -16,7 +17,7 @@ class ResPartnerBank(models.Model):
             if len(number) < 4 or not (number[:2].isalpha() and number[2:4].isdigit()):
                 continue  # not an IBAN (a national account number): nothing to check here
             try:
-                sepa.normalize_iban(number)
+                sepa.normalize_iban(number, national=False)
             except ValueError as error:
                 raise ValidationError(
                     _(
@@ -53,7 +54,7 @@ class ResPartnerBank(models.Model):
         Bank = self.env["res.bank"]
         for account in self.filtered(lambda a: not a.bank_id and a.acc_number):
             try:
-                bic = sepa.bic_for_iban(sepa.normalize_iban(account.acc_number))
+                bic = sepa.bic_for_iban(sepa.normalize_iban(account.acc_number, national=False))
             except ValueError:
                 continue  # not an IBAN
             if not bic:

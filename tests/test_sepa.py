@@ -244,6 +244,15 @@ class TestSepa(SubscriptionCommon):
         self.assertIn("DE00370400440532013000", str(caught.exception))
         self.assertEqual(self.env["sepa.mandate"].search_count([]), mandates_before)
 
+    def test_national_check_digits_are_required_for_mandates_not_for_any_bank_account(self):
+        # IBAN checksum right, the bank's own check digit in the account number wrong (as in Odoo's l10n_de demo)
+        iban = "DE72120300000000202052"
+        account = self.env["res.partner.bank"].create({"partner_id": self.debtor_other.id, "acc_number": iban})
+        self.assertEqual(account.sanitized_acc_number, iban, "a bank account may hold it")
+        with self.assertRaises(ValidationError) as caught, self.env.cr.savepoint():
+            self._mandate(self.debtor_person, iban=iban)
+        self.assertIn(iban, str(caught.exception))
+
     # ------------------------------------------------------------------
     # Mandate lifecycle
     # ------------------------------------------------------------------

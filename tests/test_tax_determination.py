@@ -124,8 +124,9 @@ class TestTaxDetermination(GermanCompanyCommon):
         self.assertFalse(invoice.invoice_line_ids.tax_ids)
         self.assertEqual(invoice.amount_tax, 0.0)
         self.assertEqual(invoice.amount_total, 1200.0)
+        line = invoice.invoice_line_ids
         self.assertEqual(
-            invoice.invoice_line_ids.account_id,
+            line.deferral_revenue_account_id or line.account_id,  # a yearly line waits on 0990 first
             self.chart.ref("account_8338"),
             "revenue not taxable in Germany (SKR03 8338)",
         )
