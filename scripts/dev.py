@@ -579,7 +579,8 @@ def cmd_bench(args):
         if args.n is not None:
             cmd += ["--records", str(args.n)]
     else:
-        cmd = python_cmd(str(REPO / "benchmarks" / "billing_run_benchmark.py"), "-c", str(conf))
+        script = "revenue_recognition_benchmark.py" if args.script == "revenue" else "billing_run_benchmark.py"
+        cmd = python_cmd(str(REPO / "benchmarks" / script), "-c", str(conf))
         if args.n is not None:
             cmd += ["--n", str(args.n)]
     if args.profile:
@@ -871,14 +872,19 @@ def main(argv=None):
     bench.add_argument(
         "script",
         nargs="?",
-        choices=["billing", "usage"],
+        choices=["billing", "usage", "revenue"],
         default="billing",
-        help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating",
+        help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating; "
+        "revenue: recognition of one month of deferred revenue vs one bare entry",
     )
     bench.add_argument(
-        "--n", type=int, help="billing: subscriptions (default 10000); usage: usage records (default 100000)"
+        "--n",
+        type=int,
+        help="billing, revenue: subscriptions (default 10000); usage: usage records (default 100000)",
     )
-    bench.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the billing run to FILE")
+    bench.add_argument(
+        "--profile", metavar="FILE", help="write cProfile statistics of the billing run (revenue: recognition) to FILE"
+    )
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
