@@ -1,6 +1,7 @@
 from datetime import date
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
+from odoo.tests import TransactionCase
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -89,3 +90,35 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         """(start, end) of every non-cancelled invoice line of ``subscription``, oldest first."""
         lines = subscription.invoice_line_ids.filtered(lambda line: line.parent_state != "cancel")
         return sorted((line.subscription_period_start, line.subscription_period_end) for line in lines)
+
+
+class CommittedDataCase(TransactionCase):
+    """Tests that need committed data seen by several real database cursors (workers, crashes).
+
+    :meth:`_committed_env` yields an environment whose changes are committed at the end of the
+    ``with`` block; :meth:`_env` opens a worker cursor, rolled back and closed after the test.
+    Committed data is not rolled back: put it in a far-away year no other test looks at.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.cursors = []
+        self.addCleanup(self._close_cursors)
+
+    def _close_cursors(self):
+        for cr in self.cursors:
+            cr.rollback()
+            cr.close()
+
+    def _env(self):
+        cr = self.env.registry.cursor()
+        self.cursors.append(cr)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    @staticmethod
+    def _main_company_with_chart(env):
+        """The main company, with the generic chart loaded if it has no sales journal yet."""
+        company = env.ref("base.main_company")
+        if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
+            env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+        return company

@@ -6,12 +6,12 @@ from freezegun import freeze_time
 from psycopg2.errors import UniqueViolation
 
 from odoo import SUPERUSER_ID, Command, api
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.subscription_billing.models.subscription_subscription import SubscriptionSubscription
 
-from .common import SubscriptionCommon
+from .common import CommittedDataCase, SubscriptionCommon
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
@@ -68,7 +68,7 @@ class TestBillingErrors(SubscriptionCommon):
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
-class TestBillingConcurrency(TransactionCase):
+class TestBillingConcurrency(CommittedDataCase):
     """Two workers, a crash halfway: each period is still billed exactly once.
 
     These tests need committed data visible to several real database cursors.
@@ -81,9 +81,7 @@ class TestBillingConcurrency(TransactionCase):
         super().setUp()
         with self.env.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            company = env.ref("base.main_company")
-            if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-                env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+            company = self._main_company_with_chart(env)
             product = env["product.product"].create(
                 {"name": "Concurrency hosting", "type": "service", "subscription_ok": True, "taxes_id": False}
             )
@@ -105,18 +103,6 @@ class TestBillingConcurrency(TransactionCase):
             subs.action_start()
             cr.commit()
             self.subscription_ids = subs.ids
-        self.cursors = []
-        self.addCleanup(self._close_cursors)
-
-    def _close_cursors(self):
-        for cr in self.cursors:
-            cr.rollback()
-            cr.close()
-
-    def _env(self):
-        cr = self.env.registry.cursor()
-        self.cursors.append(cr)
-        return api.Environment(cr, SUPERUSER_ID, {})
 
     def _billed_line_count(self):
         with self.env.registry.cursor() as cr:

@@ -7,10 +7,10 @@ from psycopg2.errors import SerializationFailure
 from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import get_public_method
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import SubscriptionCommon
+from .common import CommittedDataCase, SubscriptionCommon
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
@@ -427,7 +427,7 @@ class TestDeferredRevenue(SubscriptionCommon):
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
-class TestRevenueRecognitionConcurrency(TransactionCase):
+class TestRevenueRecognitionConcurrency(CommittedDataCase):
     """Two workers recognising the same month: each month is recognised once.
 
     The data is committed (several real cursors must see it) and lives in 2091, where no other test looks.
@@ -439,9 +439,7 @@ class TestRevenueRecognitionConcurrency(TransactionCase):
         super().setUp()
         with self.env.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            company = env.ref("base.main_company")
-            if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-                env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+            company = self._main_company_with_chart(env)
             deferred = env["account.account"].create(
                 {
                     "name": "Concurrency deferred revenue",
@@ -479,18 +477,6 @@ class TestRevenueRecognitionConcurrency(TransactionCase):
             self.schedule_ids = invoices.deferred_schedule_ids.ids
             self.company_id = company.id
         self.assertEqual(len(self.schedule_ids), 3)
-        self.cursors = []
-        self.addCleanup(self._close_cursors)
-
-    def _close_cursors(self):
-        for cr in self.cursors:
-            cr.rollback()
-            cr.close()
-
-    def _env(self):
-        cr = self.env.registry.cursor()
-        self.cursors.append(cr)
-        return api.Environment(cr, SUPERUSER_ID, {})
 
     def _january(self, env):
         return env["deferred.revenue.schedule.line"].search(
