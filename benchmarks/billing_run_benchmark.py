@@ -49,8 +49,12 @@ def create_database(odoo, db_name):
     odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
 
 
-def setup_world(env, n):
-    """Company chart, one product, one monthly plan, N partners with one started subscription each."""
+def setup_world(env, n, deferred=False):
+    """Company chart, one product, one monthly plan, N partners with one started subscription each.
+
+    :param deferred: bill yearly instead, with a deferred revenue account on the company, so that every
+        invoice line is booked on it and gets a twelve-month recognition schedule
+    """
     from odoo import Command
 
     company = env.company
@@ -64,11 +68,18 @@ def setup_world(env, n):
             "subscription_ok": True,
         }
     )
+    plan_values = {}
+    if deferred:
+        company.deferred_revenue_account_id = env["account.account"].create(
+            {"name": "Benchmark deferred revenue", "code": "BENCHDEF", "account_type": "liability_current"}
+        )
+        plan_values = {"billing_period_unit": "year"}
     plan = env["subscription.plan"].create(
         {
             "name": "Benchmark monthly",
             "code": "BENCH",
             "line_ids": [Command.create({"product_id": product.id, "price_unit": 50.0})],
+            **plan_values,
         }
     )
     partners = env["res.partner"].create([{"name": f"Benchmark customer {i}"} for i in range(n)])
@@ -145,6 +156,12 @@ def main(argv=None):
     parser.add_argument("--db", help="database name (default: sb_bench_<n>_<time>)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database afterwards")
     parser.add_argument("--profile", help="write cProfile statistics of the billing run to this file")
+    parser.add_argument(
+        "--deferred",
+        action="store_true",
+        help="bill yearly with a deferred revenue account: (a) also books every line on it and creates its "
+        "recognition schedule, (b) stays the bare invoices without service period",
+    )
     args = parser.parse_args(argv)
 
     import odoo
@@ -162,7 +179,7 @@ def main(argv=None):
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             t0 = time.perf_counter()
-            product, partner_ids, subscription_ids = setup_world(env, args.n)
+            product, partner_ids, subscription_ids = setup_world(env, args.n, deferred=args.deferred)
             print(f"Setup: {args.n} subscriptions in {time.perf_counter() - t0:.1f} s", flush=True)
             gc.collect()
             rss_before = current_rss_mib()
@@ -183,6 +200,8 @@ def main(argv=None):
             posted = env["account.move"].search_count(
                 [("invoice_line_ids.subscription_id", "in", subscription_ids), ("state", "=", "posted")]
             )
+            schedules = env["deferred.revenue.schedule"].search_count([])
+            schedule_months = env["deferred.revenue.schedule.line"].search_count([])
     finally:
         if not args.keep_db:
             from odoo.service import db as db_service
@@ -206,7 +225,8 @@ def main(argv=None):
         f"(b) bare create + post: {baseline_s:8.2f} s  {baseline_count / baseline_s:8.1f} invoices/s  "
         f"({baseline_count} invoices)"
     )
-    print(f"ratio a/b: {ratio:.3f}  (target <= 1.15)")
+    print(f"ratio a/b: {ratio:.3f}  (target <= 1.15)" + ("  [yearly, deferred revenue on]" if args.deferred else ""))
+    print(f"deferred revenue: {schedules} schedules with {schedule_months} months created by (a)")
     print(
         f"RSS: {rss_before:.0f} MiB before, {rss_after_baseline:.0f} MiB after (b), "
         f"{rss_after_billing:.0f} MiB after (a); peak RSS of the process {peak_rss_mib():.0f} MiB"

@@ -136,6 +136,7 @@ class AccountMove(models.Model):
 
     def _deferral_move_revenue_to_deferred_account(self):
         """Before posting: book revenue of later service months on the deferred revenue account."""
+        to_swap = {}
         for line in self.filtered(lambda m: m.state == "draft")._deferral_lines():
             if line.deferral_revenue_account_id:
                 continue
@@ -152,10 +153,24 @@ class AccountMove(models.Model):
                 revenue_account, deferred_account = line.account_id, line._get_deferred_revenue_account()
                 if not deferred_account:
                     continue
-            distribution = line.analytic_distribution
-            line.write({"account_id": deferred_account.id, "deferral_revenue_account_id": revenue_account.id})
-            if line.analytic_distribution != distribution:
-                line.analytic_distribution = distribution
+            to_swap.setdefault(line.move_id, []).append((line, deferred_account, revenue_account))
+        for move, swaps in to_swap.items():
+            # one write per invoice: the invoice's dynamic lines are synchronised once
+            move.write(
+                {
+                    "line_ids": [
+                        fields.Command.update(
+                            line.id,
+                            {
+                                "account_id": deferred_account.id,
+                                "deferral_revenue_account_id": revenue_account.id,
+                                "analytic_distribution": line.analytic_distribution,
+                            },
+                        )
+                        for line, deferred_account, revenue_account in swaps
+                    ]
+                }
+            )
 
     def _deferral_create_schedules(self):
         """After posting: the recognition schedule of every deferred line; credit notes reduce theirs."""
@@ -175,7 +190,7 @@ class AccountMove(models.Model):
                         line, line.deferral_revenue_account_id, line.account_id, line.analytic_distribution
                     )
                 )
-        return Schedule.create(values) if values else Schedule
+        return Schedule._create_with_months(values)
 
     def button_draft(self):
         if self.filtered("is_revenue_recognition"):

@@ -106,9 +106,9 @@ class AccountMoveLine(models.Model):
     def _get_deferred_revenue_account(self):
         """Where this invoice line's later months wait: plan, then product, then company (or nothing)."""
         self.ensure_one()
-        product = self.product_id.with_company(self.company_id)
+        if self.subscription_id:
+            return self.subscription_id._get_deferred_revenue_account(self.product_id)
         return (
-            self.subscription_id.plan_id.deferred_revenue_account_id
-            or product.deferred_revenue_account_id
+            self.product_id.with_company(self.company_id).deferred_revenue_account_id
             or self.company_id.deferred_revenue_account_id
         )

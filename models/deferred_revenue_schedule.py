@@ -145,6 +145,20 @@ class DeferredRevenueSchedule(models.Model):
             ],
         }
 
+    @api.model
+    def _create_with_months(self, values_list):
+        """Create schedules with their months in two batched inserts (a billing run posts hundreds at once)."""
+        months = [values.pop("line_ids", []) for values in values_list]
+        schedules = self.create(values_list) if values_list else self
+        self.env["deferred.revenue.schedule.line"].create(
+            [
+                {**command[2], "schedule_id": schedule.id}
+                for schedule, commands in zip(schedules, months, strict=True)
+                for command in commands
+            ]
+        )
+        return schedules
+
     def _reduce_by_credit(self, credit_line, deferred_account):
         """Reduce this schedule by the credit note line ``credit_line``; return the credit line's schedule.
 
