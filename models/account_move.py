@@ -99,32 +99,66 @@ class AccountMove(models.Model):
     # Deferred revenue
     # ------------------------------------------------------------------
     def _post(self, soft=True):
-        self._deferral_move_revenue_to_deferred_account()
+        # only what is posted now is deferred now: a future-dated invoice is decided when it is posted
+        self._deferral_move_revenue_to_deferred_account(soft=soft)
         posted = super()._post(soft)
         posted._deferral_create_schedules()
-        # a reversed recognition entry gives its months back, to be recognised again
-        reversed_recognitions = posted.reversed_entry_id.filtered("is_revenue_recognition")
-        reversed_recognitions.sudo().recognition_line_ids._unrecognise()
+        posted._deferral_handle_recognition_reversals()
         return posted
 
+    def _deferral_handle_recognition_reversals(self):
+        """A posted reversal of a recognition entry gives the entry's months back (recognised again by
+        the next run). Only whole entries can be reversed, and a reversal cannot itself be undone."""
+        for move in self.filtered("reversed_entry_id.is_revenue_recognition"):
+            original = move.reversed_entry_id
+            if not original.recognition_line_ids:
+                raise UserError(
+                    _(
+                        "%(entry)s undid a revenue recognition; its months are pending again and the next run "
+                        "recognises them. Reversing it as well would recognise them twice.",
+                        entry=original.display_name,
+                    )
+                )
+            mirrored = sorted((line.account_id.id, line.currency_id.id, -line.balance) for line in move.line_ids)
+            recognised = sorted((line.account_id.id, line.currency_id.id, line.balance) for line in original.line_ids)
+            if len(mirrored) != len(recognised) or any(
+                (a[0], a[1]) != (b[0], b[1]) or not move.company_currency_id.is_zero(a[2] - b[2])
+                for a, b in zip(mirrored, recognised, strict=True)
+            ):
+                raise UserError(
+                    _(
+                        "A revenue recognition entry can only be reversed as a whole: %(entry)s was changed.",
+                        entry=move.display_name,
+                    )
+                )
+            move.is_revenue_recognition = True  # protected like the entry it reverses
+            original.sudo().recognition_line_ids._unrecognise()
+
     def _deferral_origin_schedule(self, line):
-        """The schedule of the invoice line that credit note line ``line`` credits, if any."""
+        """The schedule of the invoice line that credit note line ``line`` credits, if any.
+
+        A credit note made with Odoo's *Credit Note* button knows the line it reverses; one written by
+        hand credits the customer's still running schedule of that product, period and currency.
+        """
+        Schedule = self.env["deferred.revenue.schedule"].sudo()
         if self.move_type != "out_refund":
-            return self.env["deferred.revenue.schedule"]
+            return Schedule
+        if line.deferral_origin_line_id:
+            return line.deferral_origin_line_id.sudo().deferred_schedule_ids.filtered(
+                lambda s: not s.origin_schedule_id
+            )[:1]
         domain = [
             ("company_id", "=", self.company_id.id),
             ("origin_schedule_id", "=", False),
             ("move_id.move_type", "=", "out_invoice"),
+            ("partner_id", "=", self.commercial_partner_id.id),
+            ("currency_id", "=", line.currency_id.id),
             ("date_start", "=", line.subscription_period_start),
             ("date_end", "=", line.subscription_period_end),
             ("product_id", "=", line.product_id.id),
+            ("state", "=", "running"),
         ]
-        if self.reversed_entry_id:
-            domain.append(("move_id", "=", self.reversed_entry_id.id))
-        else:
-            # a credit note written by hand credits the customer's invoice line of that product and period
-            domain.append(("partner_id", "=", self.commercial_partner_id.id))
-        return self.env["deferred.revenue.schedule"].sudo().search(domain, order="id", limit=1)
+        return Schedule.search(domain, order="id", limit=1)
 
     def _deferral_lines(self):
         """Customer invoice and credit note lines with a service period that may be deferred."""
@@ -134,62 +168,82 @@ class AccountMove(models.Model):
             )
         )
 
-    def _deferral_move_revenue_to_deferred_account(self):
-        """Before posting: book revenue of later service months on the deferred revenue account."""
-        to_swap = {}
-        for line in self.filtered(lambda m: m.state == "draft")._deferral_lines():
-            if line.deferral_revenue_account_id:
-                continue
-            move = line.move_id
-            origin = move._deferral_origin_schedule(line)
-            if origin:
-                revenue_account, deferred_account = origin.revenue_account_id, origin.deferred_account_id
-            else:
-                invoice_date = move.invoice_date or move.date or fields.Date.context_today(self)
-                if not deferral.needs_deferral(
-                    invoice_date, line.subscription_period_start, line.subscription_period_end
+    def _deferral_decide(self, line):
+        """(deferred account, revenue account) for ``line`` of this draft, or None to book it as revenue."""
+        origin = self._deferral_origin_schedule(line)
+        if origin:
+            return origin.deferred_account_id, origin.revenue_account_id
+        if line.deferral_origin_line_id:
+            return None  # reversing a line that was not deferred: mirror it
+        invoice_date = self.invoice_date or self.date or fields.Date.context_today(self)
+        if not deferral.needs_deferral(invoice_date, line.subscription_period_start, line.subscription_period_end):
+            return None
+        deferred_account = line._get_deferred_revenue_account()
+        revenue_account = line.deferral_revenue_account_id or line.account_id
+        if not deferred_account or revenue_account == deferred_account:
+            return None
+        return deferred_account, revenue_account
+
+    def _deferral_move_revenue_to_deferred_account(self, soft=True):
+        """Before posting: book revenue of later service months on the deferred revenue account.
+
+        Decided afresh at every posting (dates, product or account may have changed on the draft); lines
+        that no longer qualify get their revenue account back.
+        """
+        today = fields.Date.context_today(self)
+        moves = self.filtered(lambda m: m.state == "draft")
+        if soft:
+            moves = moves.filtered(lambda m: not (m.date > today and m.auto_post != "no"))
+        for move in moves:
+            updates = []
+            for line in move._deferral_lines():
+                decision = move._deferral_decide(line)
+                if decision:
+                    deferred_account, revenue_account = decision
+                    values = {"account_id": deferred_account.id, "deferral_revenue_account_id": revenue_account.id}
+                elif line.deferral_revenue_account_id:
+                    values = {"account_id": line.deferral_revenue_account_id.id, "deferral_revenue_account_id": False}
+                else:
+                    continue
+                if (
+                    line.account_id.id == values["account_id"]
+                    and (line.deferral_revenue_account_id.id or False) == values["deferral_revenue_account_id"]
                 ):
                     continue
-                revenue_account, deferred_account = line.account_id, line._get_deferred_revenue_account()
-                if not deferred_account:
-                    continue
-            to_swap.setdefault(line.move_id, []).append((line, deferred_account, revenue_account))
-        for move, swaps in to_swap.items():
-            # one write per invoice: the invoice's dynamic lines are synchronised once
-            move.write(
-                {
-                    "line_ids": [
-                        fields.Command.update(
-                            line.id,
-                            {
-                                "account_id": deferred_account.id,
-                                "deferral_revenue_account_id": revenue_account.id,
-                                "analytic_distribution": line.analytic_distribution,
-                            },
-                        )
-                        for line, deferred_account, revenue_account in swaps
-                    ]
-                }
-            )
+                # the analytic distribution was computed for the revenue account: keep it
+                values["analytic_distribution"] = line.analytic_distribution
+                updates.append(fields.Command.update(line.id, values))
+            if updates:
+                # only accounts change: the tax and payment-term lines stay as they are (no resynchronisation)
+                move.with_context(skip_invoice_sync=True).write({"line_ids": updates})
+        return moves
 
     def _deferral_create_schedules(self):
         """After posting: the recognition schedule of every deferred line; credit notes reduce theirs."""
         # schedules are bookkeeping of the posting: whoever may post the invoice may create them
         Schedule = self.env["deferred.revenue.schedule"].sudo()
         values = []
+        journals = {}
         for line in self._deferral_lines():
             if not line.deferral_revenue_account_id or line.deferred_schedule_ids:
                 continue
             move = line.move_id
             origin = move._deferral_origin_schedule(line)
             if origin:
-                origin.sudo()._reduce_by_credit(line, line.account_id)
-            else:
-                values.append(
-                    Schedule._prepare_schedule_values(
-                        line, line.deferral_revenue_account_id, line.account_id, line.analytic_distribution
-                    )
+                origin._reduce_by_credit(line, line.account_id)
+                continue
+            company = move.company_id
+            if company not in journals:
+                journals[company] = company._get_deferred_revenue_journal()
+            values.append(
+                Schedule._prepare_schedule_values(
+                    line,
+                    line.deferral_revenue_account_id,
+                    line.account_id,
+                    line.analytic_distribution,
+                    journal=journals[company],
                 )
+            )
         return Schedule._create_with_months(values)
 
     def button_draft(self):
@@ -204,11 +258,20 @@ class AccountMove(models.Model):
         schedules._check_can_reset()
         result = super().button_draft()
         schedules._remove()
-        for line in self.line_ids.filtered("deferral_revenue_account_id"):
-            distribution = line.analytic_distribution
-            line.write({"account_id": line.deferral_revenue_account_id.id, "deferral_revenue_account_id": False})
-            if line.analytic_distribution != distribution:
-                line.analytic_distribution = distribution
+        for move in self:
+            restore = [
+                fields.Command.update(
+                    line.id,
+                    {
+                        "account_id": line.deferral_revenue_account_id.id,
+                        "deferral_revenue_account_id": False,
+                        "analytic_distribution": line.analytic_distribution,
+                    },
+                )
+                for line in move.line_ids.filtered("deferral_revenue_account_id")
+            ]
+            if restore:
+                move.with_context(skip_invoice_sync=True).write({"line_ids": restore})
         return result
 
     def action_view_deferred_schedules(self):

@@ -28,6 +28,14 @@ class AccountMoveLine(models.Model):
         help="The revenue account this line's deferred revenue is recognised into; the line itself is booked on "
         "the deferred revenue account.",
     )
+    deferral_origin_line_id = fields.Many2one(
+        "account.move.line",
+        string="Reversed Line",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="The invoice line this credit note line reverses (set by Odoo's Credit Note button).",
+    )
     deferred_schedule_ids = fields.One2many(
         "deferred.revenue.schedule", "move_line_id", string="Deferred Revenue Schedule", readonly=True
     )
@@ -92,14 +100,23 @@ class AccountMoveLine(models.Model):
             return []
         return super()._prepare_analytic_lines()
 
+    def copy_data(self, default=None):
+        """A copy books on the revenue account: the deferred account is decided again when it is posted."""
+        vals_list = super().copy_data(default=default)
+        for line, vals in zip(self, vals_list, strict=True):
+            if line.deferral_revenue_account_id and "account_id" not in (default or {}):
+                vals["account_id"] = line.deferral_revenue_account_id.id
+        return vals_list
+
     def _copy_data_extend_business_fields(self, values):
-        """A credit note reversing an invoice credits the same service period of the same subscription."""
+        """A credit note reversing an invoice credits the same service period of the same line."""
         super()._copy_data_extend_business_fields(values)
         values.update(
             {
                 "subscription_id": self.subscription_id.id,
                 "subscription_period_start": self.subscription_period_start,
                 "subscription_period_end": self.subscription_period_end,
+                "deferral_origin_line_id": self.id,
             }
         )
 

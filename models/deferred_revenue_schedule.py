@@ -107,9 +107,12 @@ class DeferredRevenueSchedule(models.Model):
     # Creation from posted invoice lines
     # ------------------------------------------------------------------
     @api.model
-    def _prepare_schedule_values(self, move_line, revenue_account, deferred_account, analytic_distribution):
+    def _prepare_schedule_values(
+        self, move_line, revenue_account, deferred_account, analytic_distribution, journal=None
+    ):
         """Values of the schedule of a just-posted invoice line whose revenue sits on ``deferred_account``."""
         company = move_line.company_id
+        journal = journal or company._get_deferred_revenue_journal()
         move = move_line.move_id
         method = company.deferred_revenue_method or deferral.METHOD_DAYS
         amount = company.currency_id.round(-move_line.balance)
@@ -132,7 +135,7 @@ class DeferredRevenueSchedule(models.Model):
             "revenue_account_id": revenue_account.id,
             "deferred_account_id": deferred_account.id,
             "analytic_distribution": analytic_distribution or False,
-            "journal_id": company._get_deferred_revenue_journal().id,
+            "journal_id": journal.id,
             "date": move.date,
             "date_start": start,
             "date_end": end,
@@ -168,7 +171,11 @@ class DeferredRevenueSchedule(models.Model):
         """
         self.ensure_one()
         company = self.company_id
-        pending = self.line_ids.filtered(lambda line: line.state == "pending").sorted("date")
+        # months before the credit note's month belong to the past (recognised, or waiting for a late run):
+        # only the months from the credit note on shrink, the rest of the credit is recognised at once
+        credit_month = deferral.month_end(credit_line.move_id.date)
+        pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.date >= credit_month)
+        pending = pending.sorted("date")
         company_step = Decimal(str(company.currency_id.rounding))
         currency_step = Decimal(str(self.currency_id.rounding))
         reduction = Decimal(str(company.currency_id.round(credit_line.balance)))

@@ -95,10 +95,23 @@ class DeferredRevenueScheduleLine(models.Model):
             batch = batch.filtered(lambda line: line.state == "pending")
             if not batch:
                 continue
-            moves |= batch._recognise(key[2])
-            if commit:
-                # one month of one journal per transaction: a crash keeps what is done and is re-run safely
-                self.env["ir.cron"]._commit_progress(len(batch))
+            if not commit:
+                moves |= batch._recognise(key[2])
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    moves |= batch._recognise(key[2])
+            except Exception:  # noqa: BLE001 - one failing month/journal must not stop the others
+                _logger.exception(
+                    "Revenue recognition of %s for company %s, journal %s failed; retried by the next run",
+                    key[2],
+                    key[0],
+                    key[1],
+                )
+                self.env.invalidate_all()
+                continue
+            # one month of one journal per transaction: a crash keeps what is done and is re-run safely
+            self.env["ir.cron"]._commit_progress(len(batch))
         return moves
 
     def _recognise(self, date):
@@ -124,16 +137,19 @@ class DeferredRevenueScheduleLine(models.Model):
             schedule = line.schedule_id
             distribution = schedule.analytic_distribution
             distribution = json.dumps(distribution, sort_keys=True) if distribution else ""
-            revenue_key = (schedule.revenue_account_id.id, distribution, schedule.currency_id.id)
-            deferred_key = (schedule.deferred_account_id.id, schedule.currency_id.id)
+            # revenue and its reductions (credit notes, proration credits) stay on separate items, so that
+            # a month in which they cancel out still gets an entry (and the ledger shows both)
+            sign = line.amount > 0 or (line.amount == 0 and line.amount_currency > 0)
+            revenue_key = (schedule.revenue_account_id.id, distribution, schedule.currency_id.id, sign)
+            deferred_key = (schedule.deferred_account_id.id, schedule.currency_id.id, sign)
             for bucket, key in ((revenue, revenue_key), (deferred, deferred_key)):
                 bucket[key][0] += line.amount
                 bucket[key][1] += line.amount_currency
         label = _("Revenue recognition %(month)s", month=date.strftime("%m/%Y"))
         line_commands = []
-        for (account_id, currency_id), (amount, amount_currency) in sorted(deferred.items()):
+        for (account_id, currency_id, _sign), (amount, amount_currency) in sorted(deferred.items()):
             line_commands.append((account_id, currency_id, amount, amount_currency, False))
-        for (account_id, distribution, currency_id), (amount, amount_currency) in sorted(revenue.items()):
+        for (account_id, distribution, currency_id, _sign), (amount, amount_currency) in sorted(revenue.items()):
             line_commands.append((account_id, currency_id, -amount, -amount_currency, distribution))
         commands = []
         company_currency = company.currency_id

@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
-from ..billing_core import deferral, fx, pricing, tax_regime, terms
+from ..billing_core import fx, pricing, tax_regime, terms
 from ..billing_core import periods as period_math
 
 _logger = logging.getLogger(__name__)
@@ -932,6 +932,7 @@ class SubscriptionSubscription(models.Model):
         if move_type == "out_refund":
             for vals in lines:
                 vals["price_unit"] = -vals["price_unit"]
+        lines = self._apply_account_assignment(lines)
         journal = self.plan_id._get_invoice_journal(self.company_id)
         move = (
             self.env["account.move"]
@@ -1404,7 +1405,7 @@ class SubscriptionSubscription(models.Model):
             if sub not in charged:
                 charged.add(sub)
                 sub_line_vals += sub._prepare_charge_invoice_lines()
-            line_vals += sub._apply_account_assignment(sub_line_vals, invoice_date)
+            line_vals += sub._apply_account_assignment(sub_line_vals)
         return {
             "move_type": "out_invoice",
             "partner_id": first_sub.partner_invoice_id.id,
@@ -1422,20 +1423,17 @@ class SubscriptionSubscription(models.Model):
             "sepa_mandate_id": first_sub._get_sepa_mandate_for_invoice().id,
         }
 
-    def _apply_account_assignment(self, line_vals, invoice_date=None):
+    def _apply_account_assignment(self, line_vals):
         """Set the plan's revenue account and analytic distribution on invoice line values (hook).
 
         Without them on the plan, Odoo's defaults apply: the product's income account and the analytic
-        distribution models (which can match on product, customer or account). A line whose service
-        period reaches beyond the month of ``invoice_date`` is put on the deferred revenue account right
-        away (posting would move it there anyway, one write per line later).
+        distribution models (which can match on product, customer or account). Whether a line's revenue
+        waits on the deferred revenue account is decided when the invoice is posted.
         """
         self.ensure_one()
         plan = self.plan_id
-        fiscal_position = self.fiscal_position_id
         # the fiscal position still maps the plan's account (e.g. SKR03 8400 → 8338 for services abroad)
-        revenue_account = plan.revenue_account_id and fiscal_position.map_account(plan.revenue_account_id)
-        Product = self.env["product.product"].with_company(self.company_id)
+        revenue_account = plan.revenue_account_id and self.fiscal_position_id.map_account(plan.revenue_account_id)
         for vals in line_vals:
             if vals.get("display_type") in ("line_section", "line_note"):
                 continue
@@ -1443,22 +1441,6 @@ class SubscriptionSubscription(models.Model):
                 vals["account_id"] = revenue_account.id
             if plan.analytic_distribution:
                 vals["analytic_distribution"] = plan.analytic_distribution
-            if (
-                not invoice_date
-                or not vals.get("product_id")
-                or not deferral.needs_deferral(
-                    invoice_date, vals.get("subscription_period_start"), vals.get("subscription_period_end")
-                )
-            ):
-                continue
-            product = Product.browse(vals["product_id"])
-            deferred_account = self._get_deferred_revenue_account(product)
-            line_revenue = self.env["account.account"].browse(vals.get("account_id")) or fiscal_position.map_account(
-                product.product_tmpl_id._get_product_accounts()["income"]
-            )
-            if deferred_account and line_revenue:
-                vals["account_id"] = deferred_account.id
-                vals["deferral_revenue_account_id"] = line_revenue.id
         return line_vals
 
     def _get_deferred_revenue_account(self, product):

@@ -5,7 +5,7 @@ from freezegun import freeze_time
 from psycopg2.errors import SerializationFailure
 
 from odoo import SUPERUSER_ID, Command, api
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.service.model import get_public_method
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -351,6 +351,126 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertAlmostEqual(recognised_revenue(date(2026, 6, 30)), 30.0, places=2, msg="June: 30 days of Basic")
         self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
 
+    def _manual_invoice(self, lines, move_type="out_invoice", invoice_date=date(2026, 1, 1), post=True):
+        """A hand-written invoice; ``lines`` are (price, service start, service end[, product])."""
+        move = self.env["account.move"].create(
+            {
+                "move_type": move_type,
+                "partner_id": self.customer.id,
+                "invoice_date": invoice_date,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": (line[3] if len(line) > 3 else self.product_hosting).id,
+                            "price_unit": line[0],
+                            "tax_ids": [Command.clear()],
+                            "subscription_period_start": line[1],
+                            "subscription_period_end": line[2],
+                        }
+                    )
+                    for line in lines
+                ],
+            }
+        )
+        if post:
+            move.action_post()
+        return move
+
+    def test_duplicating_a_deferred_invoice_books_the_copy_on_revenue_until_posted(self):
+        _sub, invoice = self._yearly_invoice()
+        copy = invoice.copy()
+        self.assertEqual(copy.invoice_line_ids.account_id, self.revenue_account, "the copy is a fresh draft")
+        self.assertFalse(copy.invoice_line_ids.deferral_revenue_account_id)
+        copy.invoice_date = date(2026, 1, 1)
+        copy.action_post()
+        self.assertEqual(copy.invoice_line_ids.account_id, self.revenue_account, "no service period: revenue now")
+        self.assertFalse(copy.deferred_schedule_ids)
+
+    def test_credit_note_reduces_the_schedule_of_the_very_line_it_reverses(self):
+        # two lines with the same product and period: each credit line must meet its own schedule
+        year = (date(2026, 1, 1), date(2026, 12, 31))
+        invoice = self._manual_invoice([(1200.0, *year), (-120.0, *year)])
+        self.assertEqual(len(invoice.deferred_schedule_ids), 2)
+        self.Line._recognise_until(date(2026, 3, 31))
+        credit_note = self._credit_note(invoice, date(2026, 4, 10))
+        for line in invoice.invoice_line_ids:
+            schedule = line.deferred_schedule_ids
+            self.assertEqual(schedule.state, "done", line.name)
+            self._assert_schedule_matches_line(schedule)
+        self.assertEqual(
+            credit_note.deferred_schedule_ids.origin_schedule_id, invoice.deferred_schedule_ids, "one each"
+        )
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+        self.assertFalse(self.Line._recognise_until(date(2026, 12, 31)), "nothing keeps running")
+
+    def test_credit_note_of_an_invoice_posted_before_deferral_is_not_deferred(self):
+        self.company.deferred_revenue_account_id = False
+        _sub, invoice = self._yearly_invoice()
+        self.company.deferred_revenue_account_id = self.deferred_account
+        credit_note = self._credit_note(invoice, date(2026, 3, 10))
+        self.assertEqual(credit_note.invoice_line_ids.account_id, self.revenue_account, "mirrors the invoice")
+        self.assertFalse(credit_note.deferred_schedule_ids)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+
+    def test_a_draft_whose_period_changed_is_decided_again_at_posting(self):
+        invoice = self._manual_invoice([(300.0, date(2026, 1, 1), date(2026, 3, 31))])
+        self.assertEqual(invoice.invoice_line_ids.account_id, self.deferred_account)
+        invoice.button_draft()
+        invoice.invoice_line_ids.subscription_period_end = date(2026, 1, 31)
+        invoice.action_post()
+        self.assertEqual(invoice.invoice_line_ids.account_id, self.revenue_account)
+        self.assertFalse(invoice.deferred_schedule_ids)
+
+    def test_late_run_does_not_change_what_a_credit_note_takes_off(self):
+        """A credit note in July takes its amount off July to December, whether or not the run caught up."""
+        year = (date(2026, 1, 1), date(2026, 12, 31))
+        invoice = self._manual_invoice([(1200.0, *year)])
+        months_before = invoice.deferred_schedule_ids.line_ids.mapped("amount")
+        self._manual_invoice([(300.0, *year)], move_type="out_refund", invoice_date=date(2026, 7, 1))
+        months_after = invoice.deferred_schedule_ids.line_ids.sorted("date")
+        self.assertEqual(months_after[:6].mapped("amount"), months_before[:6], "January to June untouched")
+        july_to_december = sum(months_before[6:])
+        self.assertAlmostEqual(sum(months_after[6:].mapped("amount")), july_to_december - 300.0, places=2)
+        self.Line._recognise_until(date(2026, 12, 31))
+        self.assertAlmostEqual(self._revenue_of(invoice), 900.0, places=2)
+        self.assertAlmostEqual(self._balance(self.deferred_account), 0.0, places=2)
+
+    def test_a_month_where_revenue_and_its_reduction_cancel_out_still_gets_its_entry(self):
+        year = (date(2026, 1, 1), date(2026, 12, 31))
+        invoice = self._manual_invoice([(1200.0, *year), (-1200.0, *year)])
+        entry = self.Line._recognise_until(date(2026, 1, 31))
+        self.assertEqual(len(entry), 1)
+        self.assertEqual(len(entry.line_ids), 4, "revenue and reduction on their own items")
+        self.assertEqual(
+            set(invoice.deferred_schedule_ids.line_ids.filtered(lambda m: m.date == date(2026, 1, 31)).mapped("state")),
+            {"recognised"},
+        )
+
+    def test_a_recognition_reversal_cannot_be_undone_and_only_whole_entries_are_reversed(self):
+        self._yearly_invoice()
+        entry = self.Line._recognise_until(date(2026, 1, 31))
+        reversal = entry._reverse_moves([{"date": date(2026, 2, 1)}])
+        reversal.action_post()
+        self.assertTrue(reversal.is_revenue_recognition)
+        with self.assertRaisesRegex(UserError, "reverse it instead"):
+            reversal.button_draft()
+        again = reversal._reverse_moves([{"date": date(2026, 2, 2)}])
+        with self.assertRaisesRegex(UserError, "twice"):
+            again.action_post()
+        entry_2 = self.Line._recognise_until(date(2026, 1, 31))
+        partial = entry_2._reverse_moves([{"date": date(2026, 2, 3)}])
+        partial.line_ids[0].with_context(check_move_validity=False).balance /= 2
+        partial.line_ids[1].with_context(check_move_validity=False).balance /= 2
+        with self.assertRaisesRegex(UserError, "as a whole"):
+            partial.action_post()
+
+    def test_close_month_refuses_a_future_month(self):
+        with freeze_time("2026-05-20"):
+            with self.assertRaisesRegex(ValidationError, "cannot be recognised yet"):
+                self.env["deferred.revenue.recognition.wizard"].create({"date": date(2026, 6, 30)})
+            wizard = self.env["deferred.revenue.recognition.wizard"].create({"date": date(2026, 5, 31)})
+        self.assertEqual(wizard.date, date(2026, 5, 31))
+
     # ------------------------------------------------------------------
     # Foreign currency
     # ------------------------------------------------------------------
@@ -594,8 +714,11 @@ class TestDeferredRevenueSecurity(SubscriptionCommon):
         with self.assertRaises(AccessError):
             self.schedule.with_user(user_2).read(["amount"])
         # closing a month in company 2 leaves company 1's months alone
-        wizard = self.env["deferred.revenue.recognition.wizard"].with_user(user_2).create({"date": date(2026, 12, 31)})
-        wizard.action_recognise()
+        with freeze_time("2027-01-15"):
+            wizard = (
+                self.env["deferred.revenue.recognition.wizard"].with_user(user_2).create({"date": date(2026, 12, 31)})
+            )
+            wizard.action_recognise()
         self.assertEqual(set(self.schedule.line_ids.mapped("state")), {"pending"})
 
     def test_recognition_methods_cannot_be_called_over_rpc(self):

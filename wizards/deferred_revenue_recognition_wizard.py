@@ -1,6 +1,9 @@
 from datetime import timedelta
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..billing_core import deferral
 
 
 class DeferredRevenueRecognitionWizard(models.TransientModel):
@@ -18,6 +21,18 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
     company_ids = fields.Many2many(
         "res.company", string="Companies", required=True, default=lambda self: self.env.company
     )
+
+    @api.constrains("date")
+    def _check_date_not_in_a_future_month(self):
+        today = fields.Date.context_today(self)
+        for wizard in self:
+            if wizard.date > deferral.month_end(today):
+                raise ValidationError(
+                    _(
+                        "Revenue of %(month)s cannot be recognised yet: choose a month up to the current one.",
+                        month=wizard.date.strftime("%m/%Y"),
+                    )
+                )
 
     def action_recognise(self):
         self.ensure_one()

@@ -82,8 +82,11 @@ class DeferredRevenueReport(models.TransientModel):
         last = deferral.month_end(self.date_to)
         domain = self._get_schedule_domain()
         period = [("date", ">=", first), ("date", "<=", last)]
-        added = self._get_monthly_amounts("deferred.revenue.schedule", [*domain, *period, ("amount", ">", 0)], "date")
-        reduced = self._get_monthly_amounts("deferred.revenue.schedule", [*domain, *period, ("amount", "<", 0)], "date")
+        # invoices (also their negative lines) defer, credit notes reduce
+        invoices = [*domain, *period, ("move_id.move_type", "=", "out_invoice")]
+        credit_notes = [*domain, *period, ("move_id.move_type", "=", "out_refund")]
+        added = self._get_monthly_amounts("deferred.revenue.schedule", invoices, "date")
+        reduced = self._get_monthly_amounts("deferred.revenue.schedule", credit_notes, "date")
         recognised = self._get_monthly_amounts(
             "deferred.revenue.schedule.line",
             [
