@@ -4,5 +4,7 @@ from . import controllers
 
 
 def _post_init_hook(env):
-    """Companies whose chart is already loaded get its deferred-revenue account as default."""
-    env["res.company"].search([])._set_default_deferred_revenue_account()
+    """Companies whose chart is already loaded get its deferred-revenue account and reverse-charge position."""
+    companies = env["res.company"].search([])
+    companies._set_default_deferred_revenue_account()
+    companies._create_reverse_charge_services_position()

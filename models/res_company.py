@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import sepa
-from .account_chart_template import DEFERRED_REVENUE_ACCOUNTS
+from .account_chart_template import DEFERRED_REVENUE_ACCOUNTS, REVERSE_CHARGE_SERVICES
 
 #: fiscal positions of the German charts used when the company leaves the setting empty
 SUBSCRIPTION_FPOS_DEFAULTS = {
@@ -87,8 +87,9 @@ class ResCompany(models.Model):
         string="Reverse Charge Position",
         domain="[('company_id', 'parent_of', id)]",
         help="Fiscal position of subscriptions billed to businesses in another EU country with a valid VAT "
-        "number. Empty: the chart's 'Business partner EU (with VAT ID)' position (SKR03/SKR04), else the "
-        "automatic choice.",
+        "number. Loading SKR03/SKR04 creates 'EU business, services (reverse charge)' (0% EU, Kz 21, revenue "
+        "8336/4336) and sets it here. Empty: the chart's 'Business partner EU (with VAT ID)' position, else "
+        "the automatic choice.",
     )
     subscription_fpos_export_id = fields.Many2one(
         "account.fiscal.position",
@@ -162,3 +163,42 @@ class ResCompany(models.Model):
             if fpos and fpos.active:
                 return fpos
         return self.env["account.fiscal.position"]
+
+    def _create_reverse_charge_services_position(self):
+        """On SKR03/SKR04: a fiscal position for services to EU businesses (reverse charge), set as the
+        subscriptions' reverse-charge position where none is set."""
+        Chart = self.env["account.chart.template"]
+        for company in self.filtered(lambda c: not c.subscription_fpos_reverse_charge_id):
+            spec = REVERSE_CHARGE_SERVICES.get(company.chart_template)
+            if not spec:
+                continue
+            chart = Chart.with_company(company)
+            zero_tax = chart.ref(spec["zero_tax"], raise_if_not_found=False)
+            taxes = [chart.ref(xml_id, raise_if_not_found=False) for xml_id in spec["taxes"]]
+            accounts = {
+                chart.ref(src, raise_if_not_found=False): chart.ref(dest, raise_if_not_found=False)
+                for src, dest in spec["accounts"].items()
+            }
+            if not zero_tax or not all(taxes) or not all(a and b for a, b in accounts.items()):
+                continue
+            position = self.env["account.fiscal.position"].create(
+                {
+                    "name": _("EU business, services (reverse charge)"),
+                    "company_id": company.id,
+                    "sequence": 25,
+                    "vat_required": True,
+                    "account_ids": [
+                        fields.Command.create({"account_src_id": src.id, "account_dest_id": dest.id})
+                        for src, dest in accounts.items()
+                    ],
+                }
+            )
+            zero_tax.copy(
+                {
+                    "name": _("0% EU services (reverse charge)"),
+                    "active": True,
+                    "fiscal_position_ids": [fields.Command.set(position.ids)],
+                    "original_tax_ids": [fields.Command.set([tax.id for tax in taxes])],
+                }
+            )
+            company.subscription_fpos_reverse_charge_id = position

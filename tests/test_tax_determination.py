@@ -16,7 +16,8 @@ class TestTaxDetermination(GermanCompanyCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.chart = cls.env["account.chart.template"]
-        cls.fpos_reverse_charge = cls.chart.ref("fiscal_position_eu_vat_id_partner_skr03")
+        # created when SKR03 was loaded: services to EU businesses, not the chart's position for goods
+        cls.fpos_reverse_charge = cls.company.subscription_fpos_reverse_charge_id
         cls.fpos_export = cls.chart.ref("fiscal_position_non_eu_partner_service_skr03")
 
     def setUp(self):
@@ -91,6 +92,16 @@ class TestTaxDetermination(GermanCompanyCommon):
         self.assertEqual(invoice.amount_tax, 0.0)
         self.assertEqual(invoice.amount_total, 1200.0)
         self.assertEqual(invoice.subscription_tax_regime, "eu_reverse_charge")
+        # a service, not a delivery of goods: "0% EU" (VAT return line 21) on 8336, not "0% EU D" on 8125
+        line = invoice.invoice_line_ids
+        goods_tax = self.chart.ref("tax_eu_sale_skr03")
+        services_tax = self.chart.ref("tax_free_eu_skr03")
+        self.assertNotEqual(line.tax_ids, goods_tax)
+        self.assertEqual(line.tax_ids.amount, 0.0)
+        self.assertEqual(
+            line.tax_ids.invoice_repartition_line_ids.tag_ids, services_tax.invoice_repartition_line_ids.tag_ids
+        )
+        self.assertEqual(line.deferral_revenue_account_id or line.account_id, self.chart.ref("account_8336"))
         html = self._render(invoice)
         self.assertIn("Steuerschuldnerschaft des Leistungsempfängers / Reverse charge", html)
         self.assertIn("DE123456788", html, "the supplier's VAT number is printed")
