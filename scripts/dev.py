@@ -585,6 +585,10 @@ def cmd_bench(args):
             cmd += ["--n", str(args.n)]
     if args.profile:
         cmd += ["--profile", args.profile]
+    if args.deferred:
+        if args.script != "billing":
+            raise SystemExit("--deferred belongs to the billing benchmark")
+        cmd.append("--deferred")
     log(f"PostgreSQL: {pg.describe()}")
     log("$ " + shlex.join(cmd))
     return subprocess.run(cmd, cwd=checkout.home, env=_odoo_env(), check=False).returncode
@@ -884,6 +888,11 @@ def main(argv=None):
     )
     bench.add_argument(
         "--profile", metavar="FILE", help="write cProfile statistics of the billing run (revenue: recognition) to FILE"
+    )
+    bench.add_argument(
+        "--deferred",
+        action="store_true",
+        help="billing: bill yearly with a deferred revenue account (each invoice also gets its recognition schedule)",
     )
     bench.set_defaults(func=cmd_bench)
 
