@@ -1,3 +1,5 @@
+import json
+
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -194,8 +196,8 @@ class AccountMove(models.Model):
         moves = self.filtered(lambda m: m.state == "draft")
         if soft:
             moves = moves.filtered(lambda m: not (m.date > today and m.auto_post != "no"))
+        updates = {}
         for move in moves:
-            updates = []
             for line in move._deferral_lines():
                 decision = move._deferral_decide(line)
                 if decision:
@@ -211,11 +213,23 @@ class AccountMove(models.Model):
                 ):
                     continue
                 # the analytic distribution was computed for the revenue account: keep it
-                values["analytic_distribution"] = line.analytic_distribution
-                updates.append(fields.Command.update(line.id, values))
-            if updates:
-                # only accounts change: the tax and payment-term lines stay as they are (no resynchronisation)
-                move.with_context(skip_invoice_sync=True).write({"line_ids": updates})
+                distribution = line.analytic_distribution
+                key = (
+                    values["account_id"],
+                    values["deferral_revenue_account_id"],
+                    json.dumps(distribution, sort_keys=True) if distribution else "",
+                )
+                updates.setdefault(key, []).append(line.id)
+        for (account_id, revenue_account_id, distribution), line_ids in updates.items():
+            # one write per kind of change (a billing run: one for the whole batch); only accounts change,
+            # so the tax and payment-term lines stay as they are (no resynchronisation)
+            self.env["account.move.line"].browse(line_ids).with_context(skip_invoice_sync=True).write(
+                {
+                    "account_id": account_id,
+                    "deferral_revenue_account_id": revenue_account_id,
+                    "analytic_distribution": json.loads(distribution) if distribution else False,
+                }
+            )
         return moves
 
     def _deferral_create_schedules(self):
