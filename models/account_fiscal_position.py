@@ -33,7 +33,7 @@ class AccountFiscalPosition(models.Model):
         """Fiscal position of a subscription of ``company`` invoiced to ``partner``.
 
         * a fiscal position set by hand on the customer wins (as in Odoo), except
-          the reverse-charge one when the VAT number is invalid;
+          the reverse-charge one (or any requiring a VAT number) when the VAT number is invalid;
         * domestic: the company's domestic position (or Odoo's automatic choice among the
           positions that require no VAT number), never the reverse-charge or export one;
         * EU consumer: the customer country's OSS position (the one ``l10n_eu_oss``
@@ -54,7 +54,8 @@ class AccountFiscalPosition(models.Model):
             partner.with_company(company).property_account_position_id
             or partner.commercial_partner_id.with_company(company).property_account_position_id
         )
-        if manual and not (regime.vat_invalid and manual == reverse_charge):
+        # a position that needs a VAT number (reverse charge, also a copy set by hand) needs a valid one
+        if manual and not (regime.vat_invalid and (manual == reverse_charge or manual.vat_required)):
             return manual
         if regime.regime == tax_regime.DOMESTIC:
             domestic = company.domestic_fiscal_position_id

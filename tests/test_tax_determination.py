@@ -124,6 +124,13 @@ class TestTaxDetermination(GermanCompanyCommon):
         customer.with_company(self.company).property_account_position_id = self.fpos_reverse_charge
         subscription = self._create_subscription(plan=self.plan_yearly, partner=customer)
         self.assertEqual(subscription.fiscal_position_id, self._oss_position("FR"))
+        # also a copy of it (any position that requires a VAT number)
+        own_copy = self.fpos_reverse_charge.copy({"name": "Reverse charge (own copy)"})
+        self.assertTrue(own_copy.vat_required)
+        other = self._create_customer("Moreau SA", "FR", vat=FR_VAT_WRONG_KEY, is_company=True)
+        other.with_company(self.company).property_account_position_id = own_copy
+        subscription = self._create_subscription(plan=self.plan_yearly, partner=other)
+        self.assertEqual(subscription.fiscal_position_id, self._oss_position("FR"))
 
     # --- outside the EU (export) -----------------------------------------------
     def test_swiss_business_pays_no_vat_and_gets_the_export_note(self):
