@@ -23,30 +23,28 @@ or directly with an Odoo configuration file::
 
 import argparse
 import gc
-import resource
 import sys
 import time
 from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_common, from any cwd and under ``python3 -P``
+from bench_common import (
+    create_database,
+    current_rss_mib,
+    drop_database,
+    ensure_chart,
+    init_odoo,
+    install_addon,
+    machine_summary,
+    peak_rss_mib,
+    sale_journal,
+    start_subscriptions,
+    superuser_env,
+)
 
 BATCH_SIZE = 200
 BILLING_DATE = date(2026, 1, 1)
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 1024 / 1024
-
-
-def create_database(odoo, db_name):
-    from odoo.service import db as db_service
-
-    db_service._create_empty_database(db_name)
-    odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
 
 
 def setup_world(env, n, deferred=False):
@@ -58,8 +56,7 @@ def setup_world(env, n, deferred=False):
     from odoo import Command
 
     company = env.company
-    if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-        env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+    ensure_chart(env)
     product = env["product.product"].create(
         {
             "name": "Benchmark hosting",
@@ -83,16 +80,7 @@ def setup_world(env, n, deferred=False):
         }
     )
     partners = env["res.partner"].create([{"name": f"Benchmark customer {i}"} for i in range(n)])
-    subscription_ids = []
-    for start in range(0, n, 1000):
-        chunk = partners[start : start + 1000]
-        subs = env["subscription.subscription"].create(
-            [{"partner_id": partner.id, "plan_id": plan.id, "start_date": BILLING_DATE} for partner in chunk]
-        )
-        subs.action_start()
-        subscription_ids += subs.ids
-        env.cr.commit()
-        env.invalidate_all()
+    subscription_ids = start_subscriptions(env, partners, plan, BILLING_DATE)
     return product, partners.ids, subscription_ids
 
 
@@ -101,7 +89,7 @@ def bare_invoice_values(env, product, partner_ids):
     from odoo import Command
 
     taxes = product.taxes_id._filter_taxes_by_company(env.company)
-    journal = env["account.journal"].search([("company_id", "=", env.company.id), ("type", "=", "sale")], limit=1)
+    journal = sale_journal(env)
     return [
         {
             "move_type": "out_invoice",
@@ -164,20 +152,13 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    import odoo
-    from odoo import SUPERUSER_ID, api
-    from odoo.tools import config
-
-    config.parse_config(["-c", args.config, "--log-level=warn"])
-    config["list_db"] = True  # this process creates and drops its own database
-    odoo.netsvc.init_logger()
+    init_odoo(args.config)
     db_name = args.db or f"sb_bench_{args.n}_{int(time.time())}"
-    print(f"Creating database {db_name} with subscription_billing ...", flush=True)
-    create_database(odoo, db_name)
-    registry = odoo.modules.registry.Registry(db_name)
+    create_database(db_name)
+    registry = install_addon(db_name)
     try:
         with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env = superuser_env(cr)
             t0 = time.perf_counter()
             product, partner_ids, subscription_ids = setup_world(env, args.n, deferred=args.deferred)
             print(f"Setup: {args.n} subscriptions in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -204,19 +185,11 @@ def main(argv=None):
             schedule_months = env["deferred.revenue.schedule.line"].search_count([])
     finally:
         if not args.keep_db:
-            from odoo.service import db as db_service
-
-            try:
-                db_service.exp_drop(db_name)
-            except Exception as error:  # noqa: BLE001 - the figures matter more than the cleanup
-                print(f"could not drop {db_name}: {error}")
+            drop_database(db_name)
 
     ratio = billing_s / baseline_s
     print()
-    print(
-        f"N = {args.n} subscriptions, batch size {BATCH_SIZE}, machine: {odoo.release.version} on "
-        f"{sys.platform}, {len(__import__('os').sched_getaffinity(0))} CPU(s)"
-    )
+    print(f"N = {args.n} subscriptions, batch size {BATCH_SIZE}, machine: {machine_summary()}")
     print(
         f"(a) billing run:        {billing_s:8.2f} s  {billing_count / billing_s:8.1f} invoices/s  "
         f"({billing_count} invoices, {posted} posted, {errors} errors)"

@@ -33,29 +33,35 @@ or directly with an Odoo configuration file::
 """
 
 import argparse
+import cProfile
 import gc
 import os
 import platform
-import resource
-import signal
 import sys
 import time
 from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_common, from any cwd and under ``python3 -P``
+from bench_common import (
+    create_database,
+    current_rss_mib,
+    drop_database,
+    dump_profile,
+    ensure_chart,
+    exit_on_sigterm,
+    init_odoo,
+    install_addon,
+    peak_rss_mib,
+    start_subscriptions,
+    superuser_env,
+    usable_cpus,
+)
 
 BATCH_SIZE = 200
 START_DATE = date(2026, 1, 1)
 MONTH_END = date(2026, 1, 31)
 YEARLY_PRICE = 1200.0
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 1024 / 1024
 
 
 def reset_peak_rss():
@@ -84,22 +90,10 @@ def sql_count():
     return sql_db.sql_counter
 
 
-def create_database(db_name):
-    """An empty database (``DatabaseExists`` if the name is taken: then nothing is dropped afterwards)."""
-    from odoo.service import db as db_service
-
-    db_service._create_empty_database(db_name)
-
-
-def install_addon(odoo, db_name):
-    return odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
-
-
 def setup_company(env):
     """Chart of accounts if missing and a new current liability as the company's deferred revenue account."""
     company = env.company
-    if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-        env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+    ensure_chart(env)
     deferred_account = env["account.account"].create(
         {"name": "Benchmark deferred revenue", "code": "DEFREV", "account_type": "liability_current"}
     )
@@ -131,17 +125,7 @@ def setup_subscriptions(env, n):
     )
     partners = env["res.partner"].create([{"name": f"Benchmark customer {i}"} for i in range(n)])
     env.cr.commit()
-    subscription_ids = []
-    for start in range(0, n, 1000):
-        chunk = partners[start : start + 1000]
-        subs = env["subscription.subscription"].create(
-            [{"partner_id": partner.id, "plan_id": plan.id, "start_date": START_DATE} for partner in chunk]
-        )
-        subs.action_start()
-        subscription_ids += subs.ids
-        env.cr.commit()
-        env.invalidate_all()
-    return subscription_ids
+    return start_subscriptions(env, partners, plan, START_DATE)
 
 
 def bill(env):
@@ -368,7 +352,7 @@ def machine(env):
     except OSError:
         pass
     return {
-        "cpus": len(os.sched_getaffinity(0)),
+        "cpus": usable_cpus(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model or platform.processor(),
         "python": platform.python_version(),
@@ -389,29 +373,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import odoo
-    from odoo import SUPERUSER_ID, api
-    from odoo.tools import config
 
-    config.parse_config(["-c", args.config, "--log-level=warn"])
-    config["list_db"] = True  # this process creates and drops its own database
+    init_odoo(args.config)
     # a terminated run (SIGTERM, e.g. a timeout) still drops its database in the ``finally`` below
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    odoo.netsvc.init_logger()
+    exit_on_sigterm()
     db_name = args.db or f"sb_revrec_bench_{args.n}_{int(time.time())}"
-    print(f"Creating database {db_name} with subscription_billing ...", flush=True)
     t0 = time.perf_counter()
     create_database(db_name)
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
+    profiler = cProfile.Profile() if args.profile else None
     setup = {}
     try:
-        registry = install_addon(odoo, db_name)
+        registry = install_addon(db_name)
         print(f"Database ready in {time.perf_counter() - t0:.0f} s", flush=True)
         with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env = superuser_env(cr)
             host = machine(env)
             deferred_account = setup_company(env)
             t0 = time.perf_counter()
@@ -453,20 +428,10 @@ def main(argv=None):
             checks = check_results(env, first, baseline, deferred_account)
     finally:
         if not args.keep_db:
-            from odoo.service import db as db_service
-
-            try:
-                db_service.exp_drop(db_name)
-            except Exception as error:  # noqa: BLE001 - the figures matter more than the cleanup
-                print(f"could not drop {db_name}: {error}")
+            drop_database(db_name)
 
     if profiler:
-        import pstats
-
-        profiler.dump_stats(args.profile)
-        stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(40)
-        stats.sort_stats("tottime").print_stats(25)
+        dump_profile(profiler, args.profile)
         print(f"cProfile statistics of the first recognition run written to {args.profile}")
 
     n = args.n

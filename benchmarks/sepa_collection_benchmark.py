@@ -30,14 +30,29 @@ and the peak RSS.
 
 import argparse
 import base64
+import cProfile
 import gc
-import os
-import resource
-import signal
 import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_common, from any cwd and under ``python3 -P``
+from bench_common import (
+    create_database,
+    current_rss_mib,
+    drop_database,
+    dump_profile,
+    ensure_chart,
+    exit_on_sigterm,
+    init_odoo,
+    install_addon,
+    machine_summary,
+    peak_rss_mib,
+    sale_journal,
+    superuser_env,
+)
 
 BATCH_SIZE = 1000
 CREDITOR_ID = "DE98ZZZ09999999999"
@@ -47,27 +62,6 @@ DEBTOR_BANK_CODE = "37040044"
 #: the invoices are dated over the last week (due on their date): debit dates 14 days later, one date a day
 INVOICE_DAYS = 7
 STEPS = ("gather", "generate", "book")
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 1024 / 1024
-
-
-def create_database(db_name):
-    """An empty database (``DatabaseExists`` if the name is taken: then nothing is dropped afterwards)."""
-    from odoo.service import db as db_service
-
-    db_service._create_empty_database(db_name)
-
-
-def install_addon(odoo, db_name):
-    return odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
 
 
 def german_ibans(count):
@@ -95,8 +89,7 @@ def setup_company(env, company_currency):
     eur.active = True
     if company_currency == "EUR" and company.currency_id != eur:
         company.currency_id = eur  # a fresh database: no journal item yet
-    if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-        env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+    ensure_chart(env)
     journal = env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "bank")], limit=1)
     if not journal:
         journal = env["account.journal"].create({"name": "Bank", "code": "BNK1", "type": "bank"})
@@ -164,7 +157,7 @@ def setup_invoices(env, mandate_ids, eur, today):
 
     product = env["product.product"].create({"name": "Benchmark subscription", "type": "service", "list_price": 10})
     taxes = product.taxes_id._filter_taxes_by_company(env.company)
-    journal = env["account.journal"].search([("company_id", "=", env.company.id), ("type", "=", "sale")], limit=1)
+    journal = sale_journal(env)
     invoice_ids = []
     for start in range(0, len(mandate_ids), BATCH_SIZE):
         mandates = env["sepa.mandate"].browse(mandate_ids[start : start + BATCH_SIZE])
@@ -289,30 +282,21 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    import odoo
-    from odoo import SUPERUSER_ID, api, fields
-    from odoo.tools import config
+    from odoo import fields
 
-    config.parse_config(["-c", args.config, "--log-level=warn"])
-    config["list_db"] = True  # this process creates and drops its own database
+    init_odoo(args.config)
     # a terminated run (SIGTERM, e.g. a timeout) still drops its database in the ``finally`` below
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    odoo.netsvc.init_logger()
+    exit_on_sigterm()
     db_name = args.db or f"sb_sepa_bench_{args.n}_{int(time.time())}"
-    print(f"Creating database {db_name} with subscription_billing ...", flush=True)
     t0 = time.perf_counter()
     create_database(db_name)
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
+    profiler = cProfile.Profile() if args.profile else None
     times = {}
     try:
-        registry = install_addon(odoo, db_name)
+        registry = install_addon(db_name)
         print(f"Database ready in {time.perf_counter() - t0:.0f} s", flush=True)
         with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env = superuser_env(cr)
             today = fields.Date.context_today(env["res.partner"])
             t0 = time.perf_counter()
             eur, journal = setup_company(env, args.company_currency)
@@ -357,28 +341,17 @@ def main(argv=None):
             collection_name = collection.name
     finally:
         if not args.keep_db:
-            from odoo.service import db as db_service
-
-            try:
-                db_service.exp_drop(db_name)
-            except Exception as error:  # noqa: BLE001 - the figures matter more than the cleanup
-                print(f"could not drop {db_name}: {error}")
+            drop_database(db_name)
 
     if profiler:
-        import pstats
-
-        profiler.dump_stats(args.profile)
-        stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(45)
-        stats.sort_stats("tottime").print_stats(25)
+        dump_profile(profiler, args.profile, top_cumulative=45)
         print(f"cProfile statistics of step(s) {args.profile_step} written to {args.profile}")
 
     n = args.n
     total = sum(times.values())
     print()
     print(
-        f"SEPA collection {collection_name} of {n} invoices, pain.008.001.08; Odoo {odoo.release.version} on "
-        f"{sys.platform}, {len(os.sched_getaffinity(0))} CPU(s)"
+        f"SEPA collection {collection_name} of {n} invoices, pain.008.001.08; Odoo {machine_summary()}"
         + (" (under cProfile: times inflated)" if profiler else "")
     )
     for index, step in enumerate(STEPS, start=1):

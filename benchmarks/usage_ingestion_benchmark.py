@@ -23,14 +23,29 @@ that each usage line has the amount computed here from the tier table.
 """
 
 import argparse
+import cProfile
 import gc
-import os
-import resource
 import sys
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_common, from any cwd and under ``python3 -P``
+from bench_common import (
+    create_database,
+    current_rss_mib,
+    drop_database,
+    dump_profile,
+    ensure_chart,
+    init_odoo,
+    install_addon,
+    machine_summary,
+    peak_rss_mib,
+    start_subscriptions,
+    superuser_env,
+)
 
 START_DATE = date(2026, 1, 1)
 BILLING_DATE = date(2026, 2, 1)
@@ -44,16 +59,6 @@ TIERS = [
     (None, Decimal("0.05"), Decimal("10")),
 ]
 REDELIVERED_BATCHES = 10
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mib():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 1024 / 1024
 
 
 def graduated_amount(units):
@@ -70,20 +75,12 @@ def graduated_amount(units):
     return amount.quantize(Decimal("0.01"))
 
 
-def create_database(odoo, db_name):
-    from odoo.service import db as db_service
-
-    db_service._create_empty_database(db_name)
-    odoo.modules.registry.Registry.new(db_name, update_module=True, install_modules=["subscription_billing"])
-
-
 def setup_world(env, n):
     """Chart of accounts, a metric, an arrears plan with a tiered metered line, N started subscriptions."""
     from odoo import Command
 
     company = env.company
-    if not env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1):
-        env["account.chart.template"].try_loading("generic_coa", company=company, install_demo=False)
+    ensure_chart(env)
     product_vals = {"type": "service", "subscription_ok": True}
     hosting = env["product.product"].create({**product_vals, "name": "Benchmark hosting", "list_price": 50.0})
     api = env["product.product"].create({**product_vals, "name": "Benchmark API calls", "list_price": 0.0})
@@ -122,17 +119,7 @@ def setup_world(env, n):
         }
     )
     partners = env["res.partner"].create([{"name": f"Usage benchmark customer {i}"} for i in range(n)])
-    subscription_ids = []
-    for start in range(0, n, 500):
-        chunk = partners[start : start + 500]
-        subs = env["subscription.subscription"].create(
-            [{"partner_id": partner.id, "plan_id": plan.id, "start_date": START_DATE} for partner in chunk]
-        )
-        subs.action_start()
-        subscription_ids += subs.ids
-        env.cr.commit()
-        env.invalidate_all()
-    return subscription_ids
+    return start_subscriptions(env, partners, plan, START_DATE, chunk_size=500)
 
 
 def usage_records(subscription_ids, count):
@@ -178,15 +165,9 @@ def run_billing(env):
 
 
 def profiled(path, function, *args):
-    import cProfile
-    import pstats
-
     profiler = cProfile.Profile()
     result = profiler.runcall(function, *args)
-    profiler.dump_stats(path)
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(40)
-    stats.sort_stats("tottime").print_stats(25)
+    dump_profile(profiler, path)
     return result
 
 
@@ -229,22 +210,15 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    import odoo
-    from odoo import SUPERUSER_ID, api
-    from odoo.tools import config
-
-    config.parse_config(["-c", args.config, "--log-level=warn"])
-    config["list_db"] = True  # this process creates and drops its own database
-    odoo.netsvc.init_logger()
+    init_odoo(args.config)
     db_name = args.db or f"sb_usage_bench_{int(time.time())}"
-    print(f"Creating database {db_name} with subscription_billing ...", flush=True)
     t0 = time.perf_counter()
-    create_database(odoo, db_name)
+    create_database(db_name)
+    registry = install_addon(db_name)
     print(f"Database ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    registry = odoo.modules.registry.Registry(db_name)
     try:
         with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env = superuser_env(cr)
             t0 = time.perf_counter()
             subscription_ids = setup_world(env, args.subscriptions)
             print(f"Setup: {args.subscriptions} subscriptions in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -271,18 +245,13 @@ def main(argv=None):
             unlinked, wrong_amounts, posted = check_billing(env, subscription_ids, records)
     finally:
         if not args.keep_db:
-            from odoo.service import db as db_service
-
-            try:
-                db_service.exp_drop(db_name)
-            except Exception as error:  # noqa: BLE001 - the figures matter more than the cleanup
-                print(f"could not drop {db_name}: {error}")
+            drop_database(db_name)
 
     rate = args.records / ingest_s
     print()
     print(
         f"{args.subscriptions} subscriptions, {args.records} usage records in batches of {args.batch}; "
-        f"Odoo {odoo.release.version} on {sys.platform}, {len(os.sched_getaffinity(0))} CPU(s)"
+        f"Odoo {machine_summary()}"
     )
     print(
         f"(a) ingestion:      {ingest_s:8.2f} s  {rate:8.0f} records/s  (target >= 2000)  statuses {statuses}; "
