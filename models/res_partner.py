@@ -55,14 +55,15 @@ class ResPartner(models.Model):
         balances = dict.fromkeys(commercial_partners.ids, 0.0)
         overdue = dict(balances)
         if commercial_partners:
-            for partner, due_date, residual in self.env["account.move.line"]._read_group(
+            for partner, due_date, date, residual in self.env["account.move.line"]._read_group(
                 [*self._get_subscription_open_items_domain(commercial_partners), ("date", "<=", today)],
-                ["partner_id", "date_maturity:day"],
+                ["partner_id", "date_maturity:day", "date:day"],
                 ["amount_residual:sum"],
             ):
                 commercial_partner_id = partner.commercial_partner_id.id
                 balances[commercial_partner_id] += residual
-                if due_date and due_date < today:
+                # as in the open items: an item without a due date is due on its date
+                if (due_date or date) < today:
                     overdue[commercial_partner_id] += residual
         currency = self.env.company.currency_id
         for partner in self:

@@ -215,6 +215,31 @@ class TestReceivables(SubscriptionCommon):
         self.assertEqual(subscription.customer_overdue_amount, 1210.0)
         self.assertEqual(subscription.customer_balance_currency_id, self.currency)
 
+    @freeze_time("2026-06-30 12:00:00")
+    def test_an_item_without_due_date_is_overdue_from_its_date_in_list_and_balance(self):
+        receivable = self.company_data["default_account_receivable"]
+        entry = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "date": date(2026, 6, 1),
+                "line_ids": [
+                    Command.create(
+                        {"account_id": receivable.id, "partner_id": self.other_customer.id, "balance": 50.0}
+                    ),
+                    Command.create({"account_id": self.company_data["default_account_revenue"].id, "balance": -50.0}),
+                ],
+            }
+        )
+        entry.action_post()
+        item = entry.line_ids.filtered(lambda line: line.account_id == receivable)
+        item.date_maturity = False
+        self.other_customer.invalidate_recordset()
+        # 333.00 overdue invoice + 50.00 dated 1 June without a due date
+        self.assertEqual(self.other_customer.subscription_receivable_balance, 383.0)
+        self.assertEqual(self.other_customer.subscription_overdue_amount, 383.0)
+        items = self.other_customer._get_subscription_open_items(date(2026, 6, 30))
+        self.assertEqual(sum(i["amount_residual"] for i in items if i["days_overdue"] > 0), 383.0)
+
     # ------------------------------------------------------------------
     # Multi-company
     # ------------------------------------------------------------------
