@@ -457,6 +457,26 @@ class SubscriptionSubscription(models.Model):
         return subscriptions
 
     def write(self, vals):
+        result = self._write_trial_aware(vals)
+        if "currency_id" in vals:
+            # a draft subscription moved to another currency takes the plan's prices of that currency
+            self.filtered(lambda sub: sub.state == "draft")._reprice_lines_from_plan()
+        return result
+
+    def _reprice_lines_from_plan(self):
+        """Give the lines copied from the plan the plan's prices (and tiers) in the subscription's currency."""
+        for sub in self:
+            for line in sub.with_context(active_test=False).line_ids.filtered("plan_line_id"):
+                values = sub._prepare_line_values_from_plan(line.plan_line_id, line.quantity)
+                line.write(
+                    {
+                        "price_currency_id": values["price_currency_id"],
+                        "price_unit": values["price_unit"],
+                        "tier_ids": [fields.Command.clear(), *values["tier_ids"]],
+                    }
+                )
+
+    def _write_trial_aware(self, vals):
         in_trial = self.filtered(lambda sub: sub.state == "trial") if vals.get("trial_end_date") else self.browse()
         if not in_trial:
             return super().write(vals)

@@ -153,6 +153,20 @@ class TestMulticurrencyPricing(SubscriptionCommon):
         self.assertAlmostEqual(receivable.balance, 356.96, places=2)
         self.assertAlmostEqual(sum(january.line_ids.mapped("balance")), 0.0, places=2)
 
+    def test_draft_moved_to_another_currency_takes_the_plans_prices_in_it(self):
+        plan = self._fx_plan(
+            "FXMOVE",
+            [self._seat(chf=95.0), self._seat(30.0, product=self.product_support)],
+            allow_currency_conversion=True,
+        )
+        sub = self._create_subscription(plan=plan)  # EUR, draft
+        seat = sub.line_ids.filtered(lambda line: line.product_id == self.product_seat)
+        self.assertEqual((seat.price_currency_id, seat.price_unit), (self.eur, 99.99))
+        sub.currency_id = self.chf
+        support = sub.line_ids - seat
+        self.assertEqual((seat.price_currency_id, seat.price_unit), (self.chf, 95.0), "the explicit CHF price")
+        self.assertEqual((support.price_currency_id, support.price_unit), (self.eur, 30.0), "converted per invoice")
+
     def test_explicit_chf_price_wins_over_conversion_line_by_line(self):
         plan = self._fx_plan(
             "FXMIX",
