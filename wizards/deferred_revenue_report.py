@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 from ..billing_core import deferral
 
@@ -143,6 +144,7 @@ class DeferredRevenueReport(models.TransientModel):
                 {
                     "report_id": self.id,
                     "month": row["month"],
+                    "month_label": row["month"].strftime("%m/%Y"),
                     "opening": float(row["opening"]),
                     "added": float(row["added"]),
                     "reduced": float(row["reduced"]),
@@ -154,7 +156,11 @@ class DeferredRevenueReport(models.TransientModel):
         )
         return {
             "type": "ir.actions.act_window",
-            "name": _("Deferred Revenue %(start)s – %(end)s", start=self.date_from, end=self.date_to),
+            "name": _(
+                "Deferred Revenue %(start)s – %(end)s",
+                start=format_date(self.env, self.date_from),
+                end=format_date(self.env, self.date_to),
+            ),
             "res_model": "deferred.revenue.report.line",
             "view_mode": "list",
             "domain": [("report_id", "=", self.id)],
