@@ -39,6 +39,9 @@ class DeferredRevenueSchedule(models.Model):
     revenue_account_id = fields.Many2one("account.account", required=True, readonly=True, index=True)
     deferred_account_id = fields.Many2one("account.account", required=True, readonly=True, index=True)
     analytic_distribution = fields.Json(readonly=True)
+    analytic_precision = fields.Integer(
+        store=False, default=lambda self: self.env["decimal.precision"].precision_get("Percentage Analytic")
+    )
     journal_id = fields.Many2one(
         "account.journal", string="Recognition Journal", required=True, readonly=True, check_company=True
     )

@@ -161,6 +161,8 @@ class ResPartner(models.Model):
                     "bucket": ageing.ageing_bucket(due_date, date_ref),
                 }
             )
+        # an item without a due date is due on its date: sort it there, not after everything else
+        items.sort(key=lambda item: (item["date_maturity"], item["date"], item["move_line"].id))
         return items
 
     @api.model

@@ -184,7 +184,7 @@ class SubscriptionSubscription(models.Model):
         string="Deferred Revenue",
         compute="_compute_deferred_revenue_amount",
         currency_field="customer_balance_currency_id",
-        groups="account.group_account_readonly",
+        groups="account.group_account_invoice",
         help="Revenue invoiced for this subscription that is not recognised yet (company currency).",
     )
     customer_receivable_balance = fields.Monetary(

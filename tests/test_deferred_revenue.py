@@ -222,6 +222,12 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertEqual(line.deferral_revenue_account_id, other_revenue)
         self.assertEqual(line.analytic_distribution, {str(analytic.id): 100})
         self.assertFalse(line.analytic_line_ids, "no analytic revenue before it is recognised")
+        # what the schedule form's analytic widget reads
+        [values] = invoice.deferred_schedule_ids.web_read({"analytic_distribution": {}, "analytic_precision": {}})
+        self.assertEqual(values["analytic_distribution"], {str(analytic.id): 100})
+        self.assertEqual(
+            values["analytic_precision"], self.env["decimal.precision"].precision_get("Percentage Analytic")
+        )
         entry = self.Line._recognise_until(date(2026, 1, 31))
         revenue_line = entry.line_ids.filtered(lambda aml: aml.account_id == other_revenue)
         self.assertEqual(revenue_line.analytic_distribution, {str(analytic.id): 100})

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_date
 
 from ..billing_core import deferral
 
@@ -43,7 +44,10 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
                 "tag": "display_notification",
                 "params": {
                     "type": "info",
-                    "message": _("There is no deferred revenue left to recognise up to %(date)s.", date=self.date),
+                    "message": _(
+                        "There is no deferred revenue left to recognise up to %(date)s.",
+                        date=format_date(self.env, self.date),
+                    ),
                     "next": {"type": "ir.actions.act_window_close"},
                 },
             }

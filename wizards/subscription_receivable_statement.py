@@ -161,7 +161,7 @@ class SubscriptionReceivableStatementLine(models.TransientModel):
     item_currency_id = fields.Many2one("res.currency", string="Currency")
     amount_currency = fields.Monetary(string="Original Amount in Currency", currency_field="item_currency_id")
     amount_residual_currency = fields.Monetary(string="Open Amount in Currency", currency_field="item_currency_id")
-    days_overdue = fields.Integer(string="Days Overdue")
+    days_overdue = fields.Integer(string="Days Overdue", aggregator=False)
     # group_expand: the list grouped by bucket shows every bucket, youngest first, even when empty
     ageing_bucket = fields.Selection(AGEING_BUCKET_SELECTION, string="Ageing", group_expand=True)
 
