@@ -180,6 +180,10 @@ class SubscriptionSubscription(models.Model):
         compute="_compute_recurring_total", string="Recurring Amount", help="Untaxed amount of one full billing period."
     )
     customer_balance_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    has_released_periods = fields.Boolean(
+        compute="_compute_has_released_periods",
+        help="A period was invoiced, the invoice cancelled, and the period not billed again.",
+    )
     deferred_revenue_amount = fields.Monetary(
         string="Deferred Revenue",
         compute="_compute_deferred_revenue_amount",
@@ -364,6 +368,11 @@ class SubscriptionSubscription(models.Model):
         super()._compute_access_url()
         for sub in self:
             sub.access_url = f"/my/subscriptions/{sub.id}"
+
+    @api.depends("invoice_line_ids.parent_state")
+    def _compute_has_released_periods(self):
+        for sub in self:
+            sub.has_released_periods = bool(sub._origin.id and sub._get_oldest_released_period_start())
 
     def _compute_deferred_revenue_amount(self):
         pending = self.env["deferred.revenue.schedule"].search([("subscription_id", "in", self.ids)])

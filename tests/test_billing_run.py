@@ -186,14 +186,17 @@ class TestBillingRun(SubscriptionCommon):
     def test_cancelled_invoice_releases_its_period_to_be_billed_again_on_purpose(self):
         sub = self._start(start_date=date(2026, 1, 1))
         invoice = self._run(date(2026, 1, 1), sub)["invoices"]
+        self.assertFalse(sub.has_released_periods, "the form offers no rebilling")
         invoice.button_draft()
         invoice.button_cancel()
+        self.assertTrue(sub.has_released_periods, "now it does")
         self.assertFalse(self._run(date(2026, 1, 1), sub)["invoices"], "a cancel does not rebill by itself")
         sub._rewind_to_released_periods()
         self.assertEqual(sub.next_period_start, date(2026, 1, 1))
         again = self._run(date(2026, 1, 1), sub)["invoices"]
         self.assertEqual(len(again), 1)
         self.assertEqual(self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31))])
+        self.assertFalse(sub.has_released_periods, "billed again: nothing left to release")
 
     def test_invoice_pdf_prints_the_subscription_and_service_period(self):
         sub = self._start(start_date=date(2026, 3, 1))
