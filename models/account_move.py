@@ -195,7 +195,8 @@ class AccountMove(models.Model):
         today = fields.Date.context_today(self)
         moves = self.filtered(lambda m: m.state == "draft")
         if soft:
-            moves = moves.filtered(lambda m: not (m.date > today and m.auto_post != "no"))
+            # as Odoo's _post: a soft posting leaves every future-dated move for its date
+            moves = moves.filtered(lambda m: m.date <= today)
         updates = {}
         for move in moves:
             for line in move._deferral_lines():

@@ -257,6 +257,11 @@ class DeferredRevenueSchedule(models.Model):
 
     def _check_can_reset(self):
         """Refuse to remove schedules whose months are recognised or were reduced by a credit note."""
+        # one query for all: which of these schedules' months did a credit note reduce
+        credits_by_schedule = {}
+        reductions = self.env["deferred.revenue.schedule.line"].search([("credited_line_id", "in", self.line_ids.ids)])
+        for reduction in reductions:
+            credits_by_schedule.setdefault(reduction.credited_line_id.schedule_id, reduction)
         for schedule in self:
             recognised = schedule.line_ids.filtered(lambda line: line.state == "recognised" and line.amount)
             if recognised:
@@ -271,9 +276,7 @@ class DeferredRevenueSchedule(models.Model):
                         entries=", ".join(recognised.recognition_move_id.mapped("display_name")),
                     )
                 )
-            credited = self.env["deferred.revenue.schedule.line"].search(
-                [("credited_line_id", "in", schedule.line_ids.ids)], limit=1
-            )
+            credited = credits_by_schedule.get(schedule)
             if credited:
                 raise UserError(
                     _(
@@ -311,15 +314,3 @@ class DeferredRevenueSchedule(models.Model):
         # zero-amount months recognised without an entry may be dropped with the schedule
         self.line_ids.unlink()
         self.unlink()
-
-    # ------------------------------------------------------------------
-    # Actions
-    # ------------------------------------------------------------------
-    def action_open_invoice(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "account.move",
-            "res_id": self.move_id.id,
-            "view_mode": "form",
-        }

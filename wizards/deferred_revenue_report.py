@@ -2,7 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
 from ..billing_core import deferral
@@ -40,7 +40,13 @@ class DeferredRevenueReport(models.TransientModel):
     def _check_dates(self):
         for report in self:
             if report.date_to < report.date_from:
-                raise UserError(_("The report's To date must not be before its From date."))
+                raise ValidationError(
+                    _(
+                        "The report's To date (%(to)s) must not be before its From date (%(start)s).",
+                        to=format_date(self.env, report.date_to),
+                        start=format_date(self.env, report.date_from),
+                    )
+                )
 
     # ------------------------------------------------------------------
     # Figures
