@@ -65,6 +65,8 @@ class Period:
     end: date
     full_start: date
     full_end: date
+    #: the usage window billed with this period (set by :func:`billing_core.schedule.due`)
+    usage: Period | None = None
 
     @property
     def days(self) -> int:
