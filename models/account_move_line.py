@@ -61,18 +61,28 @@ class AccountMoveLine(models.Model):
     )
     subscription_rate_date = fields.Date(string="Rate Date", copy=False, readonly=True)
 
-    # A period of a subscription line is billed at most once; a cancelled
-    # invoice (parent_state = 'cancel') releases its periods.
-    _subscription_period_unique = models.UniqueIndex(
-        "(subscription_line_id, subscription_period_start) "
-        "WHERE subscription_line_id IS NOT NULL AND parent_state != 'cancel'",
-        "This period of the subscription line has already been invoiced.",
+    # No day of a subscription line is billed twice: the service periods of the live invoice lines
+    # of one subscription line never overlap, whatever path wrote them (billing run, a hand-made
+    # invoice, two workers). Recurring, setup and usage lines each bill their own subscription line
+    # (usage lines: the usage window); one-time charges and discounts carry no subscription line and
+    # have their own rules. A cancelled invoice (parent_state = 'cancel') releases its days.
+    _subscription_period_no_overlap = models.Constraint(
+        "EXCLUDE USING gist (subscription_line_id WITH =, "
+        "daterange(subscription_period_start, subscription_period_end, '[]') WITH &&) "
+        "WHERE (subscription_line_id IS NOT NULL AND subscription_period_start IS NOT NULL "
+        "AND parent_state != 'cancel')",
+        "Some days of this subscription line's service period are already on another invoice.",
     )
     # A one-time charge is billed at most once (until its invoice is cancelled).
     _subscription_charge_unique = models.UniqueIndex(
         "(subscription_charge_id) WHERE subscription_charge_id IS NOT NULL AND parent_state != 'cancel'",
         "This one-time charge has already been invoiced.",
     )
+
+    def _auto_init(self):
+        # the exclusion constraint compares an integer with "=" inside a GiST index
+        self.env.cr.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        return super()._auto_init()
 
     # ------------------------------------------------------------------
     # Constraints

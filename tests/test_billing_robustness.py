@@ -3,7 +3,7 @@ from datetime import date
 from unittest.mock import patch
 
 from freezegun import freeze_time
-from psycopg2.errors import UniqueViolation
+from psycopg2.errors import ExclusionViolation
 
 from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import tagged
@@ -130,7 +130,7 @@ class TestBillingConcurrency(CommittedDataCase):
         env_a.cr.commit()
 
         # B bypassing the locks with its stale view is stopped by the database
-        with self.assertRaises(UniqueViolation), mute_logger("odoo.sql_db"):
+        with self.assertRaises(ExclusionViolation), mute_logger("odoo.sql_db"):
             subs_b._bill_units(units_b)
             env_b.cr.flush()
         env_b.cr.rollback()

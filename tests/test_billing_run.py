@@ -1,6 +1,6 @@
 from datetime import date
 
-from psycopg2.errors import UniqueViolation
+from psycopg2.errors import ExclusionViolation
 
 from odoo import Command
 from odoo.tests import tagged
@@ -158,12 +158,16 @@ class TestBillingRun(SubscriptionCommon):
         self.assertEqual(invoices.mapped(lambda m: len(m.subscription_ids)), [1, 1])
 
     # --- never twice -----------------------------------------------------
-    def test_database_refuses_a_second_invoice_line_for_a_billed_period(self):
+    def test_database_refuses_an_invoice_line_overlapping_a_billed_period(self):
+        """January (1–31 Jan) is billed. A second line of the same subscription line for the same
+        period, or for 15 Jan – 14 Feb (another start day, the old unique index let it through),
+        is refused by the exclusion constraint; 1–28 Feb is not."""
         sub = self._start(start_date=date(2026, 1, 1))
         invoice = self._run(date(2026, 1, 1), sub)["invoices"]
         line = invoice.invoice_line_ids
-        with self.assertRaises(UniqueViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-            self.env["account.move"].create(
+
+        def second_invoice(start, end):
+            return self.env["account.move"].create(
                 {
                     "move_type": "out_invoice",
                     "partner_id": self.customer.id,
@@ -175,13 +179,23 @@ class TestBillingRun(SubscriptionCommon):
                                 "price_unit": 100.0,
                                 "subscription_id": sub.id,
                                 "subscription_line_id": line.subscription_line_id.id,
-                                "subscription_period_start": line.subscription_period_start,
-                                "subscription_period_end": line.subscription_period_end,
+                                "subscription_period_start": start,
+                                "subscription_period_end": end,
                             }
                         )
                     ],
                 }
             )
+
+        for start, end in ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 1, 15), date(2026, 2, 14))):
+            with (
+                self.subTest(start=start),
+                self.assertRaises(ExclusionViolation),
+                mute_logger("odoo.sql_db"),
+                self.env.cr.savepoint(),
+            ):
+                second_invoice(start, end)
+        self.assertTrue(second_invoice(date(2026, 2, 1), date(2026, 2, 28)))
 
     def test_cancelled_invoice_releases_its_period_to_be_billed_again_on_purpose(self):
         sub = self._start(start_date=date(2026, 1, 1))
