@@ -27,6 +27,17 @@ class SubscriptionCharge(models.Model):
     change_id = fields.Many2one(
         "subscription.change", string="Plan Change", ondelete="set null", index="btree_not_null"
     )
+    is_cancellation_credit = fields.Boolean(
+        readonly=True, help="Credits time invoiced in advance after the contract's end date."
+    )
+    credited_line_id = fields.Many2one(
+        "account.move.line",
+        string="Credits Invoice Line",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The invoice line whose unused time this charge credits: its deferred revenue shrinks with it.",
+    )
     invoice_line_ids = fields.One2many("account.move.line", "subscription_charge_id", string="Invoice Lines")
     state = fields.Selection(
         [("pending", "To Invoice"), ("invoiced", "Invoiced")],

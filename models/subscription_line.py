@@ -302,24 +302,29 @@ class SubscriptionLine(models.Model):
         rating = self._rate(self.quantity)
         values = self._prepare_base_invoice_line_values(part)
         conversion = self._get_price_conversion(date_ref or self.subscription_id._get_item_invoice_date(period))
-        if self._is_priced_per_unit():
+        prorate = part.is_partial and self.line_type == "recurring"
+        if self._is_priced_per_unit() and (not prorate or self.quantity == 1):
             price_unit = Decimal(str(self.price_unit))
-            if part.is_partial and self.line_type == "recurring":
+            if prorate:
                 price_unit = price_unit * part.days / part.full_days
             price_unit = pricing.round_to(price_unit, step)
             values.update(quantity=self.quantity, price_unit=float(price_unit), discount=self.discount)
             if conversion:
                 self._apply_price_conversion(values, conversion, price_unit, per_unit=True)
             return [values]
+        # the line amount is prorated and rounded once (12 × 8.00 for 22 of 31 days is
+        # 96.00 × 22/31 = 68.13, not 12 × round(8.00 × 22/31) = 68.16)
         amount = rating.amount
-        if part.is_partial and self.line_type == "recurring":
+        description = self._describe_rating(rating)
+        if prorate:
             amount = amount * part.days / part.full_days
+            description += _(" × %(days)s/%(full)s days", days=part.days, full=part.full_days)
         amount = pricing.round_to(amount, step)
         values.update(
             quantity=1.0,
             price_unit=float(amount),
             discount=self.discount,
-            name=values["name"] + "\n" + self._describe_rating(rating),
+            name=values["name"] + "\n" + description,
         )
         if conversion:
             self._apply_price_conversion(values, conversion, amount)

@@ -112,6 +112,11 @@ class SubscriptionPlan(models.Model):
     issue_zero_invoices = fields.Boolean(
         string="Issue Zero Invoices", help="Also create invoices whose total is zero (free plans)."
     )
+    credit_unused_on_cancel = fields.Boolean(
+        string="Credit Unused Time on Cancellation",
+        help="When a contract ends inside a period already invoiced in advance, credit the days after the "
+        "end date automatically (a credit note); their deferred revenue stops being recognised.",
+    )
     requires_payment_method = fields.Boolean(
         help="A trial ends instead of converting when no payment method is set on the subscription."
     )

@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 from collections import defaultdict
 from datetime import date, timedelta
@@ -8,9 +9,9 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_date
+from odoo.tools import SQL, format_date
 
-from ..billing_core import fx, pricing, tax_regime, terms
+from ..billing_core import fx, pricing, proration, schedule, tax_regime, terms
 from ..billing_core import periods as period_math
 
 _logger = logging.getLogger(__name__)
@@ -29,10 +30,16 @@ STATE_TRANSITIONS = {
 BILLABLE_STATES = ("trial", "active", "paused", "notice", "ended")
 
 #: index of the usage-only item that bills the last period's usage of an advance plan
-USAGE_ONLY = -1
+USAGE_ONLY = schedule.USAGE_ONLY
+
+#: index of the charges-only item: pending one-time charges of a subscription with no period due
+CHARGES_ONLY = -2
 
 #: how many subscriptions one billing batch (one commit) handles
 BILLING_BATCH_SIZE = 200
+
+#: first key of the advisory locks by which a billing worker claims a grouping customer
+CUSTOMER_LOCK_NAMESPACE = 0x5B111  # "SuBscription BILLing"
 
 
 class SubscriptionSubscription(models.Model):
@@ -276,7 +283,12 @@ class SubscriptionSubscription(models.Model):
         "plan_id.billing_period_unit",
         "plan_id.period_alignment",
         "plan_id.billing_timing",
+        "start_date",
+        "trial_end_date",
         "line_ids.usage_billed_until",
+        "line_ids.line_type",
+        "charge_ids.state",
+        "charge_ids.date",
     )
     def _compute_schedule(self):
         for sub in self:
@@ -289,7 +301,6 @@ class SubscriptionSubscription(models.Model):
             ):
                 continue
             in_advance = sub.plan_id.billing_timing == "advance"
-            last_day = sub._get_last_billable_day()
             interval = sub.plan_id._get_billing_interval()
             alignment = sub.plan_id.period_alignment
             anchor = sub.billing_anchor_date
@@ -302,11 +313,10 @@ class SubscriptionSubscription(models.Model):
                 current = current.truncated(sub.end_date)
             sub.current_period_start = current.start
             sub.current_period_end = current.end
-            upcoming = sub._get_upcoming_period(last_day)
-            if upcoming:
-                sub.next_invoice_date = period_math.invoice_date_of(upcoming, in_advance)
-            elif closing := sub._get_closing_usage_period(date.max):
-                sub.next_invoice_date = sub._get_item_invoice_date(closing)
+            # billed service is not read here (one query per subscription); the run skips it anyway
+            sub.next_invoice_date = schedule.next_invoice_date(
+                sub._get_timeline(billed=()), sub._get_plan_rules(), has_usage=sub._has_usage_lines()
+            ) or min((c.date for c in sub.charge_ids if c.state == "pending"), default=False)
 
     @api.depends("change_ids.state")
     def _compute_scheduled_change_count(self):
@@ -377,8 +387,8 @@ class SubscriptionSubscription(models.Model):
     def _compute_deferred_revenue_amount(self):
         pending = self.env["deferred.revenue.schedule"].search([("subscription_id", "in", self.ids)])
         amounts = dict.fromkeys(self.ids, 0.0)
-        for schedule in pending:
-            amounts[schedule.subscription_id.id] += schedule.residual_amount
+        for deferral in pending:
+            amounts[deferral.subscription_id.id] += deferral.residual_amount
         for sub in self:
             sub.deferred_revenue_amount = amounts.get(sub.id, 0.0)
 
@@ -662,50 +672,229 @@ class SubscriptionSubscription(models.Model):
                 body += Markup("<br/>") + reason
             sub.message_post(body=body, subtype_xmlid="mail.mt_note")
 
-    def _start(self):
+    def _start(self, date_ref=None):
+        """Start the contract: into the trial if the plan has one that has not ended by
+        ``date_ref`` (default today), else active at once (a back-dated start whose trial is
+        over is active, and its paid periods are due)."""
         self.ensure_one()
+        if self.state != "draft":
+            raise UserError(_("Subscription %(sub)s has already been started.", sub=self.display_name))
         if not self.line_ids:
             raise UserError(_("Subscription %(sub)s has no lines to bill.", sub=self.display_name))
+        date_ref = date_ref or fields.Date.context_today(self)
         plan = self.plan_id
         trial = plan._get_trial_interval()
-        vals = {}
-        if trial and not self.trial_end_date:
-            vals["trial_end_date"] = period_math.add_interval(self.start_date, trial) - timedelta(days=1)
-        trial_end = vals.get("trial_end_date", self.trial_end_date)
-        anchor = trial_end + timedelta(days=1) if trial_end else self.start_date
-        vals.update(billing_anchor_date=anchor, next_period_start=anchor)
+        trial_end = self.trial_end_date
+        if trial and not trial_end:
+            trial_end = period_math.add_interval(self.start_date, trial) - timedelta(days=1)
+        timeline = schedule.start(self._get_timeline(), trial_end)
+        vals = {"trial_end_date": trial_end, **self._prepare_schedule_values(timeline)}
         rules = plan._get_term_rules()
         if rules.min_term and not rules.auto_renew and not self.end_date:
             vals["end_date"] = terms.initial_term_end(self.start_date, rules)
         self.write(vals)
         self._change_state("trial" if trial_end else "active", self.start_date)
+        self._update_state_from_dates(date_ref)
+
+    def _get_plan_rules(self):
+        """The plan's schedule rules for :mod:`billing_core.schedule`."""
+        self.ensure_one()
+        plan = self.plan_id
+        return schedule.PlanRules(plan._get_billing_interval(), plan.period_alignment, plan.billing_timing == "advance")
+
+    def _get_timeline(self, billed=None):
+        """This subscription's :class:`billing_core.schedule.Timeline`.
+
+        :param billed: the service periods already invoiced, if the caller read them
+            (default: read from the live invoice lines of the recurring lines)
+        """
+        self.ensure_one()
+        usage_until = [d for d in self._get_usage_lines().mapped("usage_billed_until") if d]
+        return schedule.Timeline(
+            start=self.start_date,
+            trial_end=self.trial_end_date or None,
+            end_date=self.end_date or None,
+            pause_date=self.pause_date or None,
+            anchor=self.billing_anchor_date or None,
+            next_start=self.next_period_start or None,
+            usage_billed_until=min(usage_until) if usage_until else None,
+            billed=tuple(self._get_billed_ranges() if billed is None else billed),
+        )
+
+    def _prepare_schedule_values(self, timeline):
+        """Values writing a timeline's schedule back (anchor, first unbilled day, pause)."""
+        return {
+            "billing_anchor_date": timeline.anchor,
+            "next_period_start": timeline.next_start,
+            "pause_date": timeline.pause_date or False,
+        }
+
+    def _get_usage_lines(self):
+        self.ensure_one()
+        return self.with_context(active_test=False).line_ids.filtered(
+            lambda line: line.line_type == "usage" and (line.active or line.date_end)
+        )
+
+    def _has_usage_lines(self):
+        return bool(self._get_usage_lines())
+
+    def _get_billed_ranges(self, since=None):
+        """(start, end) of the service periods of the recurring lines on live invoices.
+
+        :param since: only the periods that end on or after this day
+        """
+        self.ensure_one()
+        return self._get_billed_ranges_by_subscription(since_next_period=False, since=since).get(self.id, [])
+
+    def _get_billed_ranges_by_subscription(self, since_next_period=True, since=None):
+        """{subscription id: [(start, end)]} of live invoiced service periods of recurring lines,
+        in one query (the billing run reads only those from each first unbilled day on)."""
+        if not self.ids:
+            return {}
+        self.env["account.move.line"].flush_model(
+            [
+                "subscription_id",
+                "subscription_line_id",
+                "parent_state",
+                "subscription_period_start",
+                "subscription_period_end",
+            ]
+        )
+        self.env["subscription.line"].flush_model(["line_type"])
+        self.flush_recordset(["next_period_start"])
+        conditions = [
+            SQL("aml.subscription_id = ANY(%s)", self.ids),
+            SQL("aml.parent_state != 'cancel'"),
+            SQL("line.line_type = 'recurring'"),
+            SQL("aml.subscription_period_start IS NOT NULL"),
+        ]
+        if since_next_period:
+            conditions.append(SQL("aml.subscription_period_end >= sub.next_period_start"))
+        if since:
+            conditions.append(SQL("aml.subscription_period_end >= %s", since))
+        self.env.cr.execute(
+            SQL(
+                """SELECT aml.subscription_id, aml.subscription_period_start, aml.subscription_period_end
+                     FROM account_move_line aml
+                     JOIN subscription_line line ON line.id = aml.subscription_line_id
+                     JOIN subscription_subscription sub ON sub.id = aml.subscription_id
+                    WHERE %s""",
+                SQL(" AND ").join(conditions),
+            )
+        )
+        ranges = defaultdict(list)
+        for sub_id, start, end in self.env.cr.fetchall():
+            ranges[sub_id].append((start, end or date.max))
+        return ranges
+
+    def _write_timeline(self, timeline):
+        self.ensure_one()
+        self.write(self._prepare_schedule_values(timeline))
+
+    def _update_state_from_dates(self, date_ref):
+        """Bring the state in line with the dates on ``date_ref``: a trial that has ended
+        converts (or ends without a payment method), a contract past its end date ends.
+
+        Called by every lifecycle method, so the state follows the dates on every path;
+        the daily cron does the same for all subscriptions as a safety net.
+        """
+        for sub in self:
+            if sub.state == "trial" and sub.trial_end_date and sub.trial_end_date < date_ref:
+                if sub._needs_payment_method():
+                    # the plan requires a payment method: the trial ends instead of converting
+                    sub.end_date = sub.trial_end_date
+                    sub._change_state(
+                        "ended",
+                        sub.trial_end_date + timedelta(days=1),
+                        reason=_("No payment method at the end of the trial."),
+                    )
+                else:
+                    sub._change_state("active", sub.trial_end_date + timedelta(days=1))
+            if sub.state in ("trial", "active", "notice", "paused") and sub.end_date and sub.end_date < date_ref:
+                sub._change_state("ended", sub.end_date + timedelta(days=1))
+                if sub.plan_id.credit_unused_on_cancel:
+                    sub._credit_unused_time(date_ref)
+
+    def _credit_unused_time(self, date_ref):
+        """Credit the days after the end date that live invoices already billed in advance.
+
+        Each invoiced recurring line (and the discount lines of the same periods) is credited by
+        the share of its amount that falls after the end date, as a one-time charge invoiced at
+        once on a credit note dated ``date_ref``. The credit note carries the product and the
+        credited service period, so the deferred revenue of those days is no longer recognised.
+        """
+        self.ensure_one()
+        end = self.end_date
+        lines = self.env["account.move.line"].search(
+            [
+                ("subscription_id", "=", self.id),
+                ("move_id.move_type", "=", "out_invoice"),
+                ("parent_state", "!=", "cancel"),
+                ("subscription_period_end", ">", end),
+                "|",
+                ("subscription_line_id.line_type", "=", "recurring"),
+                ("subscription_discount_id", "!=", False),
+            ]
+        )
+        step = Decimal(str(self.currency_id.rounding))
+        values = []
+        for line in lines:
+            start = max(line.subscription_period_start, end + timedelta(days=1))
+            unused = (line.subscription_period_end - start).days + 1
+            billed = (line.subscription_period_end - line.subscription_period_start).days + 1
+            amount = pricing.round_to(proration.prorated(Decimal(str(line.price_subtotal)), unused, billed), step)
+            if not amount:
+                continue
+            values.append(
+                {
+                    "subscription_id": self.id,
+                    "product_id": line.product_id.id,
+                    "name": _(
+                        "Unused time on %(name)s from %(start)s to %(end)s (cancelled)",
+                        name=(line.name or line.product_id.display_name).split("\n")[0],
+                        start=format_date(self.env, start),
+                        end=format_date(self.env, line.subscription_period_end),
+                    ),
+                    "date": date_ref,
+                    "price_unit": float(-amount),
+                    "service_start": start,
+                    "service_end": line.subscription_period_end,
+                    "is_cancellation_credit": True,
+                    "credited_line_id": line.id,
+                }
+            )
+        if not values:
+            return self.env["account.move"]
+        charges = self.env["subscription.charge"].create(values)
+        return self._invoice_pending_charges(date_ref, charges)
 
     def _end_trial(self, date_ref):
-        """End the trial on ``date_ref``: the first billable day is the day after."""
+        """End the trial on ``date_ref``: the first billable day is the day after (or the day
+        after the service already billed, which is never billed again)."""
         self.ensure_one()
         if self.state != "trial":
             raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
-        anchor = max(date_ref, self.start_date - timedelta(days=1)) + timedelta(days=1)
-        self.write(
-            {"trial_end_date": anchor - timedelta(days=1), "billing_anchor_date": anchor, "next_period_start": anchor}
-        )
+        timeline = schedule.end_trial(self._get_timeline(), date_ref)
+        self.write({"trial_end_date": timeline.trial_end, **self._prepare_schedule_values(timeline)})
         self._change_state("active", date_ref)
 
     def _pause(self, date_ref):
         """Pause from ``date_ref`` on: no period from that day on is billed until resumed."""
         self.ensure_one()
         self._change_state("paused", date_ref)
-        self.pause_date = max(date_ref, self.start_date)
+        self._write_timeline(schedule.pause(self._get_timeline(billed=()), date_ref))
 
     def _resume(self, date_ref):
-        """Resume on ``date_ref``: billing restarts with a new period anchored there."""
+        """Resume on ``date_ref``: billing restarts with a new period anchored there (or after
+        the service already billed). Usage recorded before the pause rides on the next invoice."""
         self.ensure_one()
         if self.state != "paused":
             raise UserError(_("Subscription %(sub)s is not paused.", sub=self.display_name))
         self._bill_before_reanchoring(date_ref)
-        anchor = max(date_ref, self.next_period_start or date_ref)
+        timeline = schedule.resume(self._get_timeline(), date_ref)
         self._change_state("notice" if self.cancellation_request_date else "active", date_ref)
-        self.write({"pause_date": False, "billing_anchor_date": anchor, "next_period_start": anchor})
+        self._write_timeline(timeline)
+        self._update_state_from_dates(date_ref)
 
     def _bill_before_reanchoring(self, date_ref):
         """Invoice what is still due under the current schedule before it is replaced.
@@ -715,11 +904,11 @@ class SubscriptionSubscription(models.Model):
         would otherwise never be billed.
         """
         self.ensure_one()
-        last_day = self._get_last_billable_day()
-        if not self.next_period_start or (last_day and self.next_period_start > last_day):
+        if not self.next_period_start or not self._get_due_periods(date_ref):
             return
         self._run_billing(date_ref)
-        if self.next_period_start <= (last_day or date_ref) and self._get_due_periods(date_ref):
+        due = [p for p in self._get_due_periods(date_ref) if p.index != USAGE_ONLY]
+        if due:
             raise UserError(
                 _(
                     "Subscription %(sub)s still has periods to bill before it can restart: %(error)s",
@@ -759,8 +948,9 @@ class SubscriptionSubscription(models.Model):
         new_state = "active"
         if self.state == "ended":
             self._bill_before_reanchoring(date_ref)
-            anchor = max(date_ref, self.next_period_start or date_ref)
-            vals.update(billing_anchor_date=anchor, next_period_start=anchor, pause_date=False)
+            self._charge_back_credited_time(date_ref)
+            timeline = schedule.reactivate(self._get_timeline(), date_ref)
+            vals.update(self._prepare_schedule_values(timeline))
         else:
             if rules.min_term and not rules.auto_renew:
                 vals["end_date"] = terms.initial_term_end(self.start_date, rules)
@@ -769,6 +959,37 @@ class SubscriptionSubscription(models.Model):
                 new_state = "paused"
         self._change_state(new_state, date_ref)
         self.write(vals)
+
+    def _charge_back_credited_time(self, date_ref):
+        """A contract reactivated on ``date_ref`` inside time credited at its cancellation pays
+        that time again: a one-time charge for the credited days from ``date_ref`` on, at the
+        rate they were credited, billed with the next invoice."""
+        self.ensure_one()
+        step = Decimal(str(self.currency_id.rounding))
+        values = []
+        for credit in self.charge_ids.filtered(
+            lambda c: c.is_cancellation_credit and c.state == "invoiced" and c.service_end >= date_ref
+        ):
+            start = max(date_ref, credit.service_start)
+            days = (credit.service_end - start).days + 1
+            credited_days = (credit.service_end - credit.service_start).days + 1
+            amount = pricing.round_to(proration.prorated(Decimal(str(-credit.price_unit)), days, credited_days), step)
+            values.append(
+                {
+                    "subscription_id": self.id,
+                    "product_id": credit.product_id.id,
+                    "name": _(
+                        "Reactivated: time from %(start)s to %(end)s credited at the cancellation",
+                        start=format_date(self.env, start),
+                        end=format_date(self.env, credit.service_end),
+                    ),
+                    "date": date_ref,
+                    "price_unit": float(amount),
+                    "service_start": start,
+                    "service_end": credit.service_end,
+                }
+            )
+        return self.env["subscription.charge"].create(values)
 
     def _get_earliest_end_date(self, request_date):
         """Earliest last day of service for a cancellation requested on ``request_date``."""
@@ -1015,8 +1236,8 @@ class SubscriptionSubscription(models.Model):
             raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
         if new_trial_end < self.start_date:
             raise ValidationError(_("The trial of %(sub)s cannot end before it starts.", sub=self.display_name))
-        anchor = new_trial_end + timedelta(days=1)
-        super().write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
+        timeline = schedule.move_trial_end(self._get_timeline(), new_trial_end)
+        super().write({"trial_end_date": new_trial_end, **self._prepare_schedule_values(timeline)})
         self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
 
     def _get_sepa_mandate_for_invoice(self):
@@ -1036,43 +1257,23 @@ class SubscriptionSubscription(models.Model):
     def _get_last_billable_day(self):
         """Last day that may be invoiced: the end date, or the day before a pause."""
         self.ensure_one()
-        candidates = [d for d in (self.end_date, self.pause_date and self.pause_date - timedelta(days=1)) if d]
-        return min(candidates) if candidates else None
+        return self._get_timeline(billed=()).last_billable_day
 
-    def _get_upcoming_period(self, last_day):
-        """The next period to invoice, or ``None`` when nothing is left to bill."""
-        self.ensure_one()
-        if last_day and self.next_period_start > last_day:
-            return None
-        plan = self.plan_id
-        upcoming = period_math.due_periods(
-            self.billing_anchor_date,
-            plan._get_billing_interval(),
-            plan.period_alignment,
-            self.next_period_start,
-            date_ref=self.next_period_start + timedelta(days=100000),
-            in_advance=plan.billing_timing == "advance",
-            last_day=last_day,
-            limit=1,
-        )
-        return upcoming[0] if upcoming else None
+    def _get_due_periods(self, date_ref, billed=None):
+        """Periods not invoiced yet whose invoice date is on or before ``date_ref``, oldest first,
+        each with the usage window billed with it (see :func:`billing_core.schedule.due`).
 
-    def _get_due_periods(self, date_ref):
-        """Periods not invoiced yet whose invoice date is on or before ``date_ref``, oldest first."""
+        :param billed: the live invoiced service periods, if the caller read them for a batch
+        """
         self.ensure_one()
         if self.state not in BILLABLE_STATES or not self.billing_anchor_date:
             return []
         if self.state == "trial" and self._needs_payment_method():
             return []
-        plan = self.plan_id
-        return period_math.due_periods(
-            self.billing_anchor_date,
-            plan._get_billing_interval(),
-            plan.period_alignment,
-            self.next_period_start,
-            date_ref=date_ref,
-            in_advance=plan.billing_timing == "advance",
-            last_day=self._get_last_billable_day(),
+        if billed is None:
+            billed = self._get_billed_ranges(since=min(self.next_period_start, self.billing_anchor_date))
+        return schedule.due(
+            self._get_timeline(billed=billed), self._get_plan_rules(), date_ref, has_usage=self._has_usage_lines()
         )
 
     def _get_oldest_released_period_start(self):
@@ -1098,7 +1299,19 @@ class SubscriptionSubscription(models.Model):
             released_start = sub._get_oldest_released_period_start()
             if not released_start:
                 raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.", sub=sub.display_name))
-            sub.next_period_start = released_start
+            try:
+                timeline = schedule.rewind(sub._get_timeline(billed=()), released_start)
+            except ValueError:
+                raise UserError(
+                    _(
+                        "Subscription %(sub)s: the cancelled period from %(date)s lies before billing was "
+                        "restarted on %(anchor)s (a resume or reactivation); bill it with a one-time charge.",
+                        sub=sub.display_name,
+                        date=format_date(self.env, released_start),
+                        anchor=format_date(self.env, sub.billing_anchor_date),
+                    )
+                ) from None
+            sub._write_timeline(timeline)
             sub.message_post(
                 body=_(
                     "Billing rewound to %(date)s to bill the cancelled periods again.",
@@ -1181,13 +1394,30 @@ class SubscriptionSubscription(models.Model):
         domain = self._get_subscriptions_to_bill_domain(date_ref)
         totals = {"invoices": self.env["account.move"], "errors": self.browse()}
         last_id = 0
+        done_ids = set()
         while True:
             # keyset pagination: failed or locked subscriptions stay due but are not fetched again
             batch = self.search(domain + [("id", ">", last_id)], limit=batch_size, order="id")
             if not batch:
                 break
             last_id = batch.ids[-1]
-            result = batch._run_billing(date_ref)
+            # a grouping customer's subscriptions were all billed with the batch that met the first
+            batch = batch.filtered(lambda sub: sub.id not in done_ids)
+            if not batch:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    result = batch._run_billing(date_ref)
+            except Exception:  # noqa: BLE001 - one broken batch (e.g. a concurrent update) never stops the run
+                _logger.exception("Billing batch of %s subscriptions failed; it stays due", len(batch))
+                self.env.invalidate_all()
+                result = {"invoices": self.env["account.move"], "errors": batch, "billed": batch}
+                try:
+                    with self.env.cr.savepoint():
+                        batch._store_billing_error(UserError(_("The billing batch failed; see the server log.")))
+                except Exception:  # noqa: BLE001 - the run goes on; the subscriptions stay due
+                    self.env.invalidate_all()
+            done_ids.update(result.get("billed", batch).ids)
             totals["invoices"] |= result["invoices"]
             totals["errors"] |= result["errors"]
             # keep memory flat over thousands of subscriptions: drop this batch from the cache
@@ -1209,8 +1439,9 @@ class SubscriptionSubscription(models.Model):
 
         :return: dict with ``invoices`` (account.move) and ``errors`` (subscriptions)
         """
-        result = {"invoices": self.env["account.move"], "errors": self.browse()}
-        subs = self.try_lock_for_update(allow_referencing=True)
+        result = {"invoices": self.env["account.move"], "errors": self.browse(), "billed": self.browse()}
+        subs = self._claim_for_billing(date_ref)
+        result["billed"] = subs
         if not subs:
             return result
         # another worker may have billed them between our read and our lock
@@ -1231,6 +1462,8 @@ class SubscriptionSubscription(models.Model):
                 sub._store_billing_error(error)
                 result["errors"] |= sub
         subs -= result["errors"]
+        # the state follows the dates (a trial that ended converts) before anything is billed
+        subs._update_state_from_dates(min(date_ref, fields.Date.context_today(self)))
         subs._recheck_fiscal_position()
         units, failed = subs._get_billing_units(date_ref)
         result["errors"] |= failed
@@ -1242,14 +1475,24 @@ class SubscriptionSubscription(models.Model):
         except Exception:  # noqa: BLE001 - isolate the faulty unit below, each in its own savepoint
             _logger.info("Billing batch failed, retrying subscription by subscription", exc_info=True)
             self.env.invalidate_all()
-            for unit in units:
+            pending = list(units)
+            while pending:
+                unit = pending.pop(0)
                 try:
                     with self.env.cr.savepoint():
                         result["invoices"] |= self._bill_units([unit])
-                except pg_errors.UniqueViolation:
-                    # a concurrent run billed these periods: nothing to do
+                except (pg_errors.UniqueViolation, pg_errors.ExclusionViolation) as error:
                     self.env.invalidate_all()
-                    _logger.info("Periods of %s already billed by another run", unit["subscriptions"])
+                    if len(unit["subscriptions"]) > 1:
+                        # one subscription of a grouped invoice is billed already: bill the others
+                        # on their own instead of dropping their periods with it
+                        pending[:0] = self._split_unit_by_subscription(unit)
+                    elif unit["subscriptions"]._get_due_periods(date_ref):
+                        # still due after all: not another run's work but a real conflict
+                        unit["subscriptions"]._store_billing_error(error)
+                        result["errors"] |= unit["subscriptions"]
+                    else:
+                        _logger.info("Periods of %s already billed by another run", unit["subscriptions"].name)
                 except Exception as error:  # noqa: BLE001 - the error is stored on the subscription
                     self.env.invalidate_all()
                     unit["subscriptions"]._store_billing_error(error)
@@ -1258,6 +1501,44 @@ class SubscriptionSubscription(models.Model):
         billed.filtered("billing_error").write({"billing_error": False, "billing_error_date": False})
         self._send_invoices(result["invoices"])
         return result
+
+    @api.model
+    def _split_unit_by_subscription(self, unit):
+        """The billing unit ``unit`` as one unit per subscription (same key otherwise)."""
+        split = []
+        for sub in unit["subscriptions"]:
+            items = [(s, period) for s, period in unit["items"] if s == sub]
+            key = (sub.id, *unit["key"][1:])
+            split.append({"key": key, "subscriptions": sub, "items": items})
+        return split
+
+    def _claim_for_billing(self, date_ref):
+        """The subscriptions of ``self`` this worker bills now, locked against other workers.
+
+        A customer with one invoice for all subscriptions is claimed as a whole: a
+        transaction-level advisory lock on the customer makes one worker bill all its due
+        subscriptions (also those outside this batch) on one invoice; subscriptions of
+        a customer another worker holds are left to it.
+        """
+        grouping = self.commercial_partner_id.filtered("subscription_invoice_grouping")
+        if grouping:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_xact_lock(%s, id)",
+                    grouping.ids,
+                    CUSTOMER_LOCK_NAMESPACE,
+                )
+            )
+            claimed = self.env["res.partner"].browse(row[0] for row in self.env.cr.fetchall())
+            siblings = self.search(
+                self._get_subscriptions_to_bill_domain(date_ref) + [("commercial_partner_id", "in", claimed.ids)]
+            )
+            subs = (self | siblings).filtered(
+                lambda sub: sub.commercial_partner_id not in grouping or sub.commercial_partner_id in claimed
+            )
+        else:
+            subs = self
+        return subs.try_lock_for_update(allow_referencing=True)
 
     def _recheck_fiscal_position(self):
         """Determine the fiscal position again where the customer changed its country, VAT number
@@ -1303,19 +1584,20 @@ class SubscriptionSubscription(models.Model):
         units = {}
         journals = {}
         failed = self.browse()
+        billed_ranges = self._get_billed_ranges_by_subscription()
         for sub in self:
             journal_key = (sub.plan_id, sub.company_id)
             if journal_key not in journals:
                 journals[journal_key] = sub.plan_id._get_invoice_journal(sub.company_id)
             try:
-                due = sub._get_due_periods(date_ref)
-                if not due:
-                    closing = sub._get_closing_usage_period(date_ref)
-                    due = [closing] if closing else []
+                due = sub._get_due_periods(date_ref, billed=billed_ranges.get(sub.id, []))
             except (UserError, ValidationError, ValueError) as error:
                 sub._store_billing_error(error)
                 failed |= sub
                 continue
+            if not due and not sub._has_upcoming_period() and (charge_date := sub._get_pending_charges_date(date_ref)):
+                # no later invoice will carry them (ended, paused): the charges get an invoice of their own
+                due = [period_math.Period(CHARGES_ONLY, charge_date, charge_date, charge_date, charge_date)]
             for period in due:
                 key = sub._get_invoice_grouping_key(period, journals[journal_key])
                 unit = units.setdefault(key, {"key": key, "subscriptions": self.browse(), "items": []})
@@ -1350,11 +1632,19 @@ class SubscriptionSubscription(models.Model):
         """
         vals_by_company = defaultdict(list)
         charged = set()
+        to_credit = []
         for unit in units:
             vals = self._prepare_invoice_values(unit["items"], journal_id=unit["key"][-1], charged=charged)
+            if self._get_lines_total(vals["invoice_line_ids"]) < 0:
+                # credits larger than the charges (a downgrade's proration): the period is invoiced
+                # without the one-time charges, which become a credit note of their own
+                charge_lines = [c for c in vals["invoice_line_ids"] if c[2].get("subscription_charge_id")]
+                vals["invoice_line_ids"] = [c for c in vals["invoice_line_ids"] if c not in charge_lines]
+                charges = self.env["subscription.charge"].browse([c[2]["subscription_charge_id"] for c in charge_lines])
+                to_credit.append((charges, vals["invoice_date"]))
             plans = unit["subscriptions"].plan_id
             is_zero = all(not command[2]["price_unit"] for command in vals["invoice_line_ids"])
-            if is_zero and not plans.filtered("issue_zero_invoices"):
+            if not vals["invoice_line_ids"] or (is_zero and not plans.filtered("issue_zero_invoices")):
                 continue
             vals_by_company[vals["company_id"]].append(vals)
         moves = self.env["account.move"]
@@ -1367,14 +1657,28 @@ class SubscriptionSubscription(models.Model):
                 .create(vals_list)
             )
         next_starts = {}
+        for charges, invoice_date in to_credit:
+            for sub in charges.subscription_id:
+                moves |= sub._invoice_pending_charges(
+                    invoice_date, charges.filtered(lambda c, s=sub: c.subscription_id == s)
+                )
         for unit in units:
             for sub, period in unit["items"]:
-                next_starts[sub] = max(next_starts.get(sub, period.end), period.end)
+                if period.index >= 0:
+                    next_starts[sub] = max(next_starts.get(sub, period.end), period.end)
                 sub._mark_usage_billed(period)
         for sub, last_end in next_starts.items():
-            sub.next_period_start = last_end + timedelta(days=1)
+            # never backwards: a rewound schedule may bill an old period before the billed ones
+            sub.next_period_start = max(sub.next_period_start, last_end + timedelta(days=1))
+        # a period billed again after a cancellation: continue after the service billed later
+        later = self.browse([sub.id for sub in next_starts])._get_billed_ranges_by_subscription()
+        for sub in next_starts:
+            if later.get(sub.id):
+                sub.next_period_start = schedule.free_anchor(sub.next_period_start, later[sub.id])
         self._link_usage_records(moves)
-        to_post = moves.filtered(lambda m: m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices"))
+        to_post = moves.filtered(
+            lambda m: m.state == "draft" and m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices")
+        )
         if to_post:
             to_post._post()
         return moves
@@ -1408,7 +1712,8 @@ class SubscriptionSubscription(models.Model):
         A failed sending (no e-mail address, a mail server error) never undoes
         the invoice: it is logged on the invoice, which stays to be sent by hand.
         """
-        to_send = moves.filtered(
+        # an invoice of a rolled-back attempt no longer exists: never send (or read) it
+        to_send = moves.exists().filtered(
             lambda m: m.state == "posted" and m.invoice_line_ids.subscription_id.plan_id.filtered("send_invoices")
         )
         for move in to_send:
@@ -1417,7 +1722,12 @@ class SubscriptionSubscription(models.Model):
                     move._generate_and_send(allow_fallback_pdf=True)
             except Exception as error:  # noqa: BLE001 - logged on the invoice, billing goes on
                 self.env.invalidate_all()
-                move.message_post(body=_("The invoice could not be sent automatically: %(error)s", error=error))
+                try:
+                    with self.env.cr.savepoint():
+                        move.message_post(body=_("The invoice could not be sent automatically: %(error)s", error=error))
+                except Exception:  # noqa: BLE001 - e.g. the customer changed meanwhile; the invoice stays
+                    self.env.invalidate_all()
+                    _logger.warning("Invoice %s could not be sent automatically: %s", move.id, error)
 
     def _prepare_invoice_values(self, items, journal_id, charged=None):
         """Values of one customer invoice for ``items``, a list of (subscription, period).
@@ -1491,7 +1801,7 @@ class SubscriptionSubscription(models.Model):
         billed_once = set() if billed_once is None else billed_once
         values = []
         for line in self.with_context(active_test=False).line_ids:
-            if period.index == USAGE_ONLY and line.line_type != "usage":
+            if period.index == CHARGES_ONLY or (period.index == USAGE_ONLY and line.line_type != "usage"):
                 continue
             is_setup = line.line_type == "setup"
             if is_setup and (line in billed_once or not line._is_setup_due()):
@@ -1505,6 +1815,10 @@ class SubscriptionSubscription(models.Model):
                 for usage_period in self._get_usage_periods(period):
                     # a metered line added or removed by a change is rated for its own days only
                     part = line._get_billed_part(usage_period)
+                    if part and line.usage_billed_until and part.start <= line.usage_billed_until:
+                        # this line's usage is billed further than the others' (added later)
+                        start = line.usage_billed_until + timedelta(days=1)
+                        part = None if start > part.end else dataclasses.replace(part, start=start)
                     if part is None or (not line.active and not line.date_end):
                         continue
                     records = line._get_usage_records(part)
@@ -1522,67 +1836,52 @@ class SubscriptionSubscription(models.Model):
         return line._prepare_invoice_line_values(period)
 
     def _get_usage_periods(self, period):
-        """Usage periods billed with ``period``: the period itself in arrears (and for the
-        closing usage-only item); in advance, the previous period."""
+        """Usage windows billed with ``period`` (decided by :func:`billing_core.schedule.due`)."""
         self.ensure_one()
-        plan = self.plan_id
-        if plan.billing_timing == "arrears" or period.index == USAGE_ONLY:
-            return [period]
-        if period.start > self.billing_anchor_date:
-            previous = period_math.period_containing(
-                self.billing_anchor_date,
-                plan._get_billing_interval(),
-                plan.period_alignment,
-                period.start - timedelta(days=1),
-            )
-            return [previous]
-        return []
+        return [period.usage] if period.usage else []
 
     def _get_item_invoice_date(self, period):
         """Invoice date of a billed period (the day after it for the closing usage-only item)."""
         self.ensure_one()
+        if period.index == CHARGES_ONLY:
+            return period.start
         if period.index == USAGE_ONLY:
             return period.end + timedelta(days=1)
         return period_math.invoice_date_of(period, self.plan_id.billing_timing == "advance")
 
-    def _get_closing_usage_period(self, date_ref):
-        """The last period's usage of an advance plan, due the day after the contract ended.
-
-        In advance, usage rides on the next period's invoice; the last period
-        has none, so it gets a usage-only invoice once the contract has ended.
-        Returns a period with index :data:`USAGE_ONLY`, or ``None``.
-        """
+    def _has_upcoming_period(self):
+        """Whether a later period (or closing usage) will be invoiced under the current schedule."""
         self.ensure_one()
-        last_day = self._get_last_billable_day()
-        if (
-            self.plan_id.billing_timing != "advance"
-            or not last_day
-            or not self.end_date
-            or last_day != self.end_date
-            or date_ref <= last_day
-            or not self.billing_anchor_date
-            or self.next_period_start <= last_day
-        ):
-            return None
-        usage_lines = self.with_context(active_test=False).line_ids.filtered(
-            lambda line: line.line_type == "usage" and (line.active or line.date_end)
+        return bool(
+            schedule.next_invoice_date(
+                self._get_timeline(billed=()), self._get_plan_rules(), has_usage=self._has_usage_lines()
+            )
         )
-        if not usage_lines:
-            return None
-        plan = self.plan_id
-        last = period_math.period_containing(
-            self.billing_anchor_date, plan._get_billing_interval(), plan.period_alignment, last_day
-        ).truncated(last_day)
-        billed = [line.usage_billed_until for line in usage_lines if line.usage_billed_until]
-        if billed and min(billed) >= last_day:
-            return None
-        return period_math.Period(USAGE_ONLY, last.start, last.end, last.full_start, last.full_end)
+
+    def _get_pending_charges_date(self, date_ref):
+        """The latest date of the pending one-time charges dated on or before ``date_ref``
+        (``None`` without any): an invoice of only charges is dated then."""
+        self.ensure_one()
+        dates = [c.date for c in self.charge_ids if c.state == "pending" and c.date <= date_ref]
+        return max(dates) if dates else None
+
+    @api.model
+    def _get_lines_total(self, line_commands):
+        """Untaxed total of invoice line create commands (before Odoo computes it)."""
+        return sum(
+            Decimal(str(c[2].get("quantity", 1.0)))
+            * Decimal(str(c[2].get("price_unit", 0.0)))
+            * (1 - Decimal(str(c[2].get("discount") or 0)) / 100)
+            for c in line_commands
+            if c[2].get("display_type") not in ("line_section", "line_note")
+        )
 
     def _prepare_charge_invoice_lines(self, charges=None):
         """Invoice line values of the pending one-time charges (ad hoc, proration credits and charges)."""
         self.ensure_one()
         values = []
         charges = self.charge_ids if charges is None else charges
+        proration_discount = self._get_proration_discount_percent()
         for charge in charges.filtered(lambda c: c.state == "pending"):
             taxes = charge.product_id.taxes_id._filter_taxes_by_company(self.company_id)
             values.append(
@@ -1597,9 +1896,25 @@ class SubscriptionSubscription(models.Model):
                     "subscription_charge_id": charge.id,
                     "subscription_period_start": charge.service_start,
                     "subscription_period_end": charge.service_end,
+                    # a running percentage coupon discounts a plan change's proration like the period
+                    "discount": float(proration_discount) if charge.change_id else 0.0,
+                    # a credit of unused time shrinks the deferred revenue of the line it credits
+                    "deferral_origin_line_id": charge.credited_line_id.id,
                 }
             )
         return values
+
+    def _get_proration_discount_percent(self):
+        """The percentage by which running percentage discounts reduce the proration of a plan
+        change (credit and charge alike, as Stripe and Chargebee do): several combine as
+        1 − (1 − a)(1 − b). Fixed-amount and line-specific discounts do not apply to prorations."""
+        self.ensure_one()
+        remaining = Decimal(1)
+        for discount in self.discount_ids:
+            if discount.discount_type != "percent" or discount.subscription_line_id or discount.is_exhausted:
+                continue
+            remaining *= 1 - Decimal(str(discount.percent)) / 100
+        return (1 - remaining) * 100
 
     def _prepare_discount_invoice_lines(self, period, line_values, billed_once=None):
         """Negative invoice lines for the discounts running in ``period``, one per tax set reduced.
@@ -1693,27 +2008,19 @@ class SubscriptionSubscription(models.Model):
     def _cron_update_states(self, date_ref=None):
         """Move subscriptions whose trial or term has ended into their next state."""
         date_ref = date_ref or fields.Date.context_today(self)
-        trials = self.search([("state", "=", "trial"), ("trial_end_date", "<", date_ref)])
-        for sub in trials:
-            if sub._needs_payment_method():
-                # the plan requires a payment method: the trial ends instead of converting
-                sub.end_date = sub.trial_end_date
-                sub._change_state(
-                    "ended",
-                    sub.trial_end_date + timedelta(days=1),
-                    reason=_("No payment method at the end of the trial."),
-                )
-            else:
-                sub._change_state("active", sub.trial_end_date + timedelta(days=1))
-        ending = self.search(
+        self.search(
             [
+                "|",
+                "&",
+                ("state", "=", "trial"),
+                ("trial_end_date", "<", date_ref),
+                "&",
+                "&",
                 ("state", "in", ("trial", "active", "notice", "paused")),
                 ("end_date", "!=", False),
                 ("end_date", "<", date_ref),
             ]
-        )
-        for sub in ending:
-            sub._change_state("ended", sub.end_date + timedelta(days=1))
+        )._update_state_from_dates(date_ref)
 
     @api.model
     def _cron_run_billing(self, date_ref=None):

@@ -95,14 +95,15 @@ class SubscriptionUsageRecord(models.Model):
                 metric = metrics_by_code.get((record["metric"], subscription.company_id.id)) or metrics_by_code.get(
                     (record["metric"], False)
                 )
+            # a key already stored is a duplicate whatever else changed since (e.g. its period is billed)
+            if subscription and (subscription.id, key) in existing:
+                result.update(status="duplicate", id=existing[(subscription.id, key)])
+                continue
             error = self._check_usage_input(record, subscription, metric)
             if error:
                 result["error"] = error
                 continue
             pair = (subscription.id, key)
-            if pair in existing:
-                result.update(status="duplicate", id=existing[pair])
-                continue
             if pair in seen:
                 result.update(status="duplicate")
                 seen[pair].append(result)

@@ -82,7 +82,8 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
     @classmethod
     def _start(cls, plan=None, partner=None, start_date=date(2026, 1, 1), **values):
         subscription = cls._create_subscription(plan=plan, partner=partner, start_date=start_date, **values)
-        subscription.action_start()
+        # started on its start date: a trial is running then, whatever today is
+        subscription._start(date_ref=start_date)
         return subscription
 
     @staticmethod

@@ -78,13 +78,19 @@ class SubscriptionChangeWizard(models.TransientModel):
         values = self.env["subscription.change"]._prepare_change(sub, self._get_target(), self.timing, self.date_ref)
         change = self.env["subscription.change"].new(values)
         charges = change._prepare_proration_charges()
+        # the proration is discounted by the running percentage coupons, as on the invoice
+        discount = float(sub._get_proration_discount_percent())
         rows = []
         total_untaxed = total = 0.0
         for charge in charges:
             product = self.env["product.product"].browse(charge["product_id"])
             taxes = sub.fiscal_position_id.map_tax(product.taxes_id._filter_taxes_by_company(sub.company_id))
             computed = taxes.compute_all(
-                charge["price_unit"], sub.currency_id, charge["quantity"], product, sub.partner_invoice_id
+                charge["price_unit"] * (1 - discount / 100),
+                sub.currency_id,
+                charge["quantity"],
+                product,
+                sub.partner_invoice_id,
             )
             total_untaxed += computed["total_excluded"]
             total += computed["total_included"]
@@ -105,6 +111,11 @@ class SubscriptionChangeWizard(models.TransientModel):
         )
         if not rows:
             return head + Markup("<p>%s</p>") % _("Nothing to prorate: the new lines are billed from the next period.")
+        if discount:
+            head += Markup("<p>%s</p>") % _(
+                "The proration is reduced by the running discount of %(percent)s %%.",
+                percent=f"{discount:g}",
+            )
         where = (
             _("billed immediately")
             if self.new_plan_id.change_invoicing == "immediate"
