@@ -5,6 +5,7 @@ from . import subscription_plan_price
 from . import subscription_price_tier
 from . import subscription_usage_metric
 from . import subscription_subscription
+from . import subscription_billing_run
 from . import subscription_line
 from . import subscription_charge
 from . import subscription_coupon

@@ -15,3 +15,4 @@ from . import test_oss_report
 from . import test_accounting_germany
 from . import test_billing_invariants
 from . import test_billing_histories
+from . import test_billing_workers

@@ -119,7 +119,7 @@ class TestBillingConcurrency(CommittedDataCase):
         subs_a = env_a["subscription.subscription"].browse(self.subscription_ids)
         subs_b = env_b["subscription.subscription"].browse(self.subscription_ids)
         # worker B reads the due periods before worker A commits
-        units_b, _failed = subs_b._get_billing_units(self.START)
+        units_b, _failed = env_b["subscription.billing.run"]._get_billing_units(subs_b, self.START)
         self.assertEqual(len(units_b), 5)
 
         result_a = subs_a._run_billing(self.START)
@@ -131,7 +131,7 @@ class TestBillingConcurrency(CommittedDataCase):
 
         # B bypassing the locks with its stale view is stopped by the database
         with self.assertRaises(ExclusionViolation), mute_logger("odoo.sql_db"):
-            subs_b._bill_units(units_b)
+            env_b["subscription.billing.run"]._bill_units(units_b)
             env_b.cr.flush()
         env_b.cr.rollback()
 
