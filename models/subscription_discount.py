@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from . import bounds_checks
+
 
 class SubscriptionDiscount(models.Model):
     """A discount on a subscription or one of its lines, forever or for N billing periods.
@@ -66,3 +68,8 @@ class SubscriptionDiscount(models.Model):
                 raise ValidationError(_("Discount %(name)s needs a percentage.", name=discount.name))
             if discount.discount_type == "fixed" and not discount.amount:
                 raise ValidationError(_("Discount %(name)s needs an amount.", name=discount.name))
+
+    @api.constrains("percent", "amount", "duration_periods")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(self, ("percent", "amount", "duration_periods"))

@@ -1,6 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from . import bounds_checks
 from .subscription_line import LINE_TYPES, PRICING_MODELS
 
 
@@ -105,3 +106,8 @@ class SubscriptionPlanLine(models.Model):
             return self.price_unit
         price = self.price_ids.filtered(lambda p: p.currency_id == currency)[:1]
         return price.price_unit if price else None
+
+    @api.constrains("quantity", "price_unit", "included_quantity")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(self, ("quantity", "price_unit", "included_quantity"))

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from . import bounds_checks
 
 
 class SubscriptionPlanPrice(models.Model):
@@ -19,3 +20,8 @@ class SubscriptionPlanPrice(models.Model):
         "A plan line has one price per currency.",
     )
     _price_not_negative = models.Constraint("CHECK(price_unit >= 0)", "A plan price cannot be negative.")
+
+    @api.constrains("price_unit")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(self, ("price_unit",))

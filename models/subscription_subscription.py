@@ -12,6 +12,7 @@ from odoo.tools import format_date
 
 from ..billing_core import fx, pricing, tax_regime, terms
 from ..billing_core import periods as period_math
+from . import bounds_checks
 
 _logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class SubscriptionSubscription(models.Model):
 
     _name = "subscription.subscription"
     _description = "Subscription"
-    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin", "subscription.protected.fields.mixin"]
     _order = "id desc"
     _check_company_auto = True
     _rec_names_search = ["name", "partner_id.name", "plan_id.name"]
@@ -413,6 +414,25 @@ class SubscriptionSubscription(models.Model):
                     )
                 )
 
+    @api.constrains("start_date", "end_date", "trial_end_date")
+    def _check_date_bounds(self):
+        """Contract dates within the plausible horizon; a trial does not end before the subscription starts."""
+        bounds_checks.check_dates(self, ("start_date", "end_date", "trial_end_date"))
+        for sub in self:
+            # the day before the start means "no trial" (a trial ended on its first day)
+            if sub.trial_end_date and sub.start_date and sub.trial_end_date < sub.start_date - timedelta(days=1):
+                raise ValidationError(
+                    _(
+                        "Subscription %(sub)s: the trial end date %(end)s lies before the start date %(start)s.",
+                        sub=sub.display_name,
+                        end=format_date(self.env, sub.trial_end_date),
+                        start=format_date(self.env, sub.start_date),
+                    )
+                )
+
+    def _get_date_horizon_years(self):
+        return bounds_checks.get_date_horizon_years(self.env)
+
     @api.constrains("payment_method", "sepa_mandate_id", "partner_id")
     def _check_sepa_mandate(self):
         for sub in self.filtered(lambda s: s.payment_method == "sepa_dd"):
@@ -471,6 +491,22 @@ class SubscriptionSubscription(models.Model):
             # a draft subscription moved to another currency takes the plan's prices of that currency
             self.filtered(lambda sub: sub.state == "draft")._reprice_lines_from_plan()
         return result
+
+    def _get_protected_fields(self):
+        """Lifecycle, schedule and billing bookkeeping: written only by the lifecycle and billing methods."""
+        return (
+            "state",
+            "billing_anchor_date",
+            "next_period_start",
+            "current_period_start",
+            "current_period_end",
+            "next_invoice_date",
+            "pause_date",
+            "cancellation_request_date",
+            "billing_error",
+            "billing_error_date",
+            "has_billing_error",
+        )
 
     def _reprice_lines_from_plan(self):
         """Give the lines copied from the plan the plan's prices (and tiers) in the subscription's currency."""
@@ -614,7 +650,7 @@ class SubscriptionSubscription(models.Model):
         return action
 
     def action_clear_billing_error(self):
-        self.write({"billing_error": False, "billing_error_date": False})
+        self._write_system_fields({"billing_error": False, "billing_error_date": False})
         self.activity_unlink(["mail.mail_activity_data_warning"])
         return True
 
@@ -650,7 +686,7 @@ class SubscriptionSubscription(models.Model):
                     )
                 )
             old_state = sub.state
-            sub.state = new_state
+            sub._write_system_fields({"state": new_state})
             body = Markup("%s") % _(
                 "%(old)s → %(new)s, effective %(date)s, by %(user)s.",
                 old=labels[old_state],
@@ -677,7 +713,7 @@ class SubscriptionSubscription(models.Model):
         rules = plan._get_term_rules()
         if rules.min_term and not rules.auto_renew and not self.end_date:
             vals["end_date"] = terms.initial_term_end(self.start_date, rules)
-        self.write(vals)
+        self._write_system_fields(vals)
         self._change_state("trial" if trial_end else "active", self.start_date)
 
     def _end_trial(self, date_ref):
@@ -686,7 +722,7 @@ class SubscriptionSubscription(models.Model):
         if self.state != "trial":
             raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
         anchor = max(date_ref, self.start_date - timedelta(days=1)) + timedelta(days=1)
-        self.write(
+        self._write_system_fields(
             {"trial_end_date": anchor - timedelta(days=1), "billing_anchor_date": anchor, "next_period_start": anchor}
         )
         self._change_state("active", date_ref)
@@ -695,7 +731,7 @@ class SubscriptionSubscription(models.Model):
         """Pause from ``date_ref`` on: no period from that day on is billed until resumed."""
         self.ensure_one()
         self._change_state("paused", date_ref)
-        self.pause_date = max(date_ref, self.start_date)
+        self._write_system_fields({"pause_date": max(date_ref, self.start_date)})
 
     def _resume(self, date_ref):
         """Resume on ``date_ref``: billing restarts with a new period anchored there."""
@@ -705,7 +741,7 @@ class SubscriptionSubscription(models.Model):
         self._bill_before_reanchoring(date_ref)
         anchor = max(date_ref, self.next_period_start or date_ref)
         self._change_state("notice" if self.cancellation_request_date else "active", date_ref)
-        self.write({"pause_date": False, "billing_anchor_date": anchor, "next_period_start": anchor})
+        self._write_system_fields({"pause_date": False, "billing_anchor_date": anchor, "next_period_start": anchor})
 
     def _bill_before_reanchoring(self, date_ref):
         """Invoice what is still due under the current schedule before it is replaced.
@@ -748,7 +784,9 @@ class SubscriptionSubscription(models.Model):
             )
         end = end_date or earliest
         self._change_state("notice", request_date, reason=_("Ends on %(date)s.", date=format_date(self.env, end)))
-        self.write({"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end})
+        self._write_system_fields(
+            {"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end}
+        )
         return end
 
     def _reactivate(self, date_ref):
@@ -768,7 +806,7 @@ class SubscriptionSubscription(models.Model):
                 # notice was given while paused: withdrawing it leaves the subscription paused
                 new_state = "paused"
         self._change_state(new_state, date_ref)
-        self.write(vals)
+        self._write_system_fields(vals)
 
     def _get_earliest_end_date(self, request_date):
         """Earliest last day of service for a cancellation requested on ``request_date``."""
@@ -1016,7 +1054,9 @@ class SubscriptionSubscription(models.Model):
         if new_trial_end < self.start_date:
             raise ValidationError(_("The trial of %(sub)s cannot end before it starts.", sub=self.display_name))
         anchor = new_trial_end + timedelta(days=1)
-        super().write({"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor})
+        super(SubscriptionSubscription, self._as_system()).write(
+            {"trial_end_date": new_trial_end, "billing_anchor_date": anchor, "next_period_start": anchor}
+        )
         self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
 
     def _get_sepa_mandate_for_invoice(self):
@@ -1098,7 +1138,7 @@ class SubscriptionSubscription(models.Model):
             released_start = sub._get_oldest_released_period_start()
             if not released_start:
                 raise UserError(_("Subscription %(sub)s has no cancelled period to bill again.", sub=sub.display_name))
-            sub.next_period_start = released_start
+            sub._write_system_fields({"next_period_start": released_start})
             sub.message_post(
                 body=_(
                     "Billing rewound to %(date)s to bill the cancelled periods again.",
@@ -1255,7 +1295,7 @@ class SubscriptionSubscription(models.Model):
                     unit["subscriptions"]._store_billing_error(error)
                     result["errors"] |= unit["subscriptions"]
         billed = subs - result["errors"]
-        billed.filtered("billing_error").write({"billing_error": False, "billing_error_date": False})
+        billed.filtered("billing_error")._write_system_fields({"billing_error": False, "billing_error_date": False})
         self._send_invoices(result["invoices"])
         return result
 
@@ -1372,7 +1412,7 @@ class SubscriptionSubscription(models.Model):
                 next_starts[sub] = max(next_starts.get(sub, period.end), period.end)
                 sub._mark_usage_billed(period)
         for sub, last_end in next_starts.items():
-            sub.next_period_start = last_end + timedelta(days=1)
+            sub._write_system_fields({"next_period_start": last_end + timedelta(days=1)})
         self._link_usage_records(moves)
         to_post = moves.filtered(lambda m: m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices"))
         if to_post:
@@ -1388,7 +1428,7 @@ class SubscriptionSubscription(models.Model):
         until = max(usage_period.end for usage_period in usage_periods)
         for line in self.with_context(active_test=False).line_ids.filtered(lambda line: line.line_type == "usage"):
             if not line.usage_billed_until or line.usage_billed_until < until:
-                line.usage_billed_until = until
+                line._write_system_fields({"usage_billed_until": until})
 
     def _link_usage_records(self, moves):
         """Link each rated usage record to the invoice line that billed it."""
@@ -1400,7 +1440,9 @@ class SubscriptionSubscription(models.Model):
                 move_line.subscription_period_start,
                 move_line.subscription_period_end,
             )
-            move_line.subscription_line_id._get_usage_records(usage_period).invoice_line_id = move_line
+            move_line.subscription_line_id._get_usage_records(usage_period)._write_system_fields(
+                {"invoice_line_id": move_line.id}
+            )
 
     def _send_invoices(self, moves):
         """Send the posted invoices whose plan asks for it, each on its own.
@@ -1676,7 +1718,7 @@ class SubscriptionSubscription(models.Model):
         now = fields.Datetime.now()
         warning_type = self.env.ref("mail.mail_activity_data_warning")
         for sub in self:
-            sub.write({"billing_error": message, "billing_error_date": now})
+            sub._write_system_fields({"billing_error": message, "billing_error_date": now})
             if warning_type not in sub.activity_ids.activity_type_id:
                 sub.activity_schedule(
                     "mail.mail_activity_data_warning",
