@@ -30,16 +30,22 @@ def _decimal_places(record, field):
     return digits[1] if digits else 6
 
 
-def check_numbers(records, fnames, allow_negative=()):
-    """Refuse NaN, infinities, magnitudes a float does not keep exactly and (unless allowed) negatives."""
+def check_numbers(records, fnames, refuse_negative=()):
+    """Refuse NaN, infinities, magnitudes a float does not keep exactly and negatives in ``refuse_negative``.
+
+    Fields with their own, more specific "cannot be negative" constraint are not listed in ``refuse_negative``.
+    """
     for record in records:
         for fname in fnames:
             field = record._fields[fname]
             value = record[fname]
             if field.type == "integer":
-                reason = bounds.check_integer(value) if not (fname in allow_negative and value < 0) else None
+                reason = bounds.check_integer(value, minimum=0 if fname in refuse_negative else -bounds.MAX_INTEGER)
+                reason = bounds.NEGATIVE if reason == bounds.TOO_EARLY else reason
             else:
-                reason = bounds.check_number(value, _decimal_places(record, field), fname in allow_negative)
+                reason = bounds.check_number(
+                    value, _decimal_places(record, field), allow_negative=fname not in refuse_negative
+                )
             if reason:
                 raise ValidationError(_number_message(record, field, value, reason))
 

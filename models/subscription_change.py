@@ -33,7 +33,7 @@ class SubscriptionChange(models.Model):
     _name = "subscription.change"
     _description = "Subscription Change"
     _order = "effective_date desc, id desc"
-    _inherit = ["subscription.protected.fields.mixin"]
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="cascade", index=True)

@@ -13,6 +13,7 @@ class SubscriptionCharge(models.Model):
 
     _name = "subscription.charge"
     _description = "Subscription One-time Charge"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "date, id"
     _check_company_auto = True
 
@@ -60,5 +61,5 @@ class SubscriptionCharge(models.Model):
     @api.constrains("quantity", "price_unit", "date", "service_start", "service_end")
     def _check_bounds(self):
         """Finite numbers a float keeps exactly, dates within the plausible horizon."""
-        bounds_checks.check_numbers(self, ("quantity", "price_unit"), allow_negative=("price_unit",))
+        bounds_checks.check_numbers(self, ("quantity", "price_unit"))
         bounds_checks.check_dates(self, ("date", "service_start", "service_end"))

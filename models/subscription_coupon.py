@@ -10,6 +10,7 @@ class SubscriptionCoupon(models.Model):
 
     _name = "subscription.coupon"
     _description = "Subscription Coupon"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "code"
     _check_company_auto = True
 
@@ -100,5 +101,9 @@ class SubscriptionCoupon(models.Model):
     @api.constrains("percent", "amount", "valid_from", "valid_to", "duration_periods", "max_redemptions")
     def _check_bounds(self):
         """Finite numbers a float keeps exactly, dates within the plausible horizon."""
-        bounds_checks.check_numbers(self, ("percent", "amount", "duration_periods", "max_redemptions"))
+        bounds_checks.check_numbers(
+            self,
+            ("percent", "amount", "duration_periods", "max_redemptions"),
+            refuse_negative=("duration_periods", "max_redemptions"),
+        )
         bounds_checks.check_dates(self, ("valid_from", "valid_to"))

@@ -13,6 +13,7 @@ class SubscriptionDiscount(models.Model):
 
     _name = "subscription.discount"
     _description = "Subscription Discount"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "subscription_id, id"
     _check_company_auto = True
 
@@ -72,4 +73,6 @@ class SubscriptionDiscount(models.Model):
     @api.constrains("percent", "amount", "duration_periods")
     def _check_bounds(self):
         """Finite numbers a float keeps exactly."""
-        bounds_checks.check_numbers(self, ("percent", "amount", "duration_periods"))
+        bounds_checks.check_numbers(
+            self, ("percent", "amount", "duration_periods"), refuse_negative=("duration_periods",)
+        )

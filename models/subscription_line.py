@@ -27,7 +27,7 @@ class SubscriptionLine(models.Model):
     _name = "subscription.line"
     _description = "Subscription Line"
     _order = "subscription_id, sequence, id"
-    _inherit = ["subscription.protected.fields.mixin"]
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="cascade", index=True)
@@ -161,7 +161,9 @@ class SubscriptionLine(models.Model):
     @api.constrains("quantity", "price_unit", "included_quantity", "date_start", "date_end")
     def _check_bounds(self):
         """Finite quantities and prices a float keeps exactly; dates within the plausible horizon."""
-        bounds_checks.check_numbers(self, ("quantity", "price_unit", "included_quantity"))
+        bounds_checks.check_numbers(
+            self, ("quantity", "price_unit", "included_quantity"), refuse_negative=("included_quantity",)
+        )
         bounds_checks.check_dates(self, ("date_start", "date_end"))
 
     @api.constrains("quantity")

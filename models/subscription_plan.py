@@ -19,7 +19,7 @@ class SubscriptionPlan(models.Model):
 
     _name = "subscription.plan"
     _description = "Subscription Plan"
-    _inherit = ["mail.thread", "analytic.mixin"]
+    _inherit = ["mail.thread", "analytic.mixin", "subscription.input.guard.mixin"]
     _order = "sequence, name, id"
     _check_company_auto = True
 

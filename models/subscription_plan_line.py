@@ -10,6 +10,7 @@ class SubscriptionPlanLine(models.Model):
 
     _name = "subscription.plan.line"
     _description = "Subscription Plan Line"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "plan_id, sequence, id"
     _check_company_auto = True
 
@@ -110,4 +111,6 @@ class SubscriptionPlanLine(models.Model):
     @api.constrains("quantity", "price_unit", "included_quantity")
     def _check_bounds(self):
         """Finite numbers a float keeps exactly."""
-        bounds_checks.check_numbers(self, ("quantity", "price_unit", "included_quantity"))
+        bounds_checks.check_numbers(
+            self, ("quantity", "price_unit", "included_quantity"), refuse_negative=("included_quantity",)
+        )

@@ -7,6 +7,7 @@ class SubscriptionPlanPrice(models.Model):
 
     _name = "subscription.plan.price"
     _description = "Subscription Plan Price per Currency"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "plan_line_id, currency_id"
 
     plan_line_id = fields.Many2one("subscription.plan.line", required=True, ondelete="cascade", index=True)

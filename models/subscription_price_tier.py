@@ -11,6 +11,7 @@ class SubscriptionPriceTier(models.Model):
 
     _name = "subscription.price.tier"
     _description = "Subscription Price Tier"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "currency_id, up_to_unlimited, up_to, id"
 
     plan_line_id = fields.Many2one("subscription.plan.line", ondelete="cascade", index="btree_not_null")

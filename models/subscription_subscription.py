@@ -41,7 +41,7 @@ class SubscriptionSubscription(models.Model):
 
     _name = "subscription.subscription"
     _description = "Subscription"
-    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin", "subscription.protected.fields.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin", "subscription.input.guard.mixin"]
     _order = "id desc"
     _check_company_auto = True
     _rec_names_search = ["name", "partner_id.name", "plan_id.name"]

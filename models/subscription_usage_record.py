@@ -23,7 +23,7 @@ class SubscriptionUsageRecord(models.Model):
     _name = "subscription.usage.record"
     _description = "Usage Record"
     _order = "timestamp desc, id desc"
-    _inherit = ["subscription.protected.fields.mixin"]
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="restrict", index=True)
@@ -84,8 +84,8 @@ class SubscriptionUsageRecord(models.Model):
         Metric = self.env["subscription.usage.metric"]
         sub_ids = {r["subscription_id"] for r in records if isinstance(r.get("subscription_id"), int)}
         metric_ids = {r["metric_id"] for r in records if isinstance(r.get("metric_id"), int)}
-        readable_subs = set(Subscription.browse(sub_ids).exists()._filter_access("read").ids)
-        readable_metrics = set(Metric.browse(metric_ids).exists()._filter_access("read").ids)
+        readable_subs = set(Subscription.browse(sub_ids).exists()._filtered_access("read").ids)
+        readable_metrics = set(Metric.browse(metric_ids).exists()._filtered_access("read").ids)
         checked = []
         for record in records:
             sub_id, metric_id = record.get("subscription_id"), record.get("metric_id")

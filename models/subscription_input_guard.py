@@ -1,5 +1,9 @@
-from odoo import _, api, models
-from odoo.exceptions import UserError
+import math
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..billing_core import bounds
 
 #: context key under which the model's own methods write protected fields
 SYSTEM_WRITE_KEY = "subscription_system_write"
@@ -22,18 +26,23 @@ class _SystemWriteToken:
 SYSTEM_WRITE_TOKEN = _SystemWriteToken()
 
 
-class SubscriptionProtectedFieldsMixin(models.AbstractModel):
-    """Fields that only the model's own methods write (lifecycle, schedule, billing bookkeeping).
+class SubscriptionInputGuardMixin(models.AbstractModel):
+    """Where values enter a model: raw values checked, system-managed fields protected.
 
-    ``write`` and ``create`` refuse the fields of :meth:`_get_protected_fields`
+    Before Odoo converts them, ``write`` and ``create`` refuse numbers that are
+    not finite (JSON-RPC accepts ``NaN`` and ``Infinity``), integers beyond
+    PostgreSQL's range and dates that do not parse, with a message naming the
+    field instead of a server error.
+
+    They also refuse the fields of :meth:`_get_protected_fields`
     from everyone (also administrators, also ``sudo()``), unless the call
     comes from :meth:`_write_system_fields` or another method running under
     :meth:`_as_system`. Writing a field's current value again is allowed, so a
     client that sends back what it read does not fail.
     """
 
-    _name = "subscription.protected.fields.mixin"
-    _description = "Fields Written Only by the Billing Logic"
+    _name = "subscription.input.guard.mixin"
+    _description = "Input Guard of Subscription Models"
 
     # ------------------------------------------------------------------
     # CRUD overrides
@@ -42,6 +51,8 @@ class SubscriptionProtectedFieldsMixin(models.AbstractModel):
     def create(self, vals_list):
         if self._is_system_write():
             return super().create(vals_list)
+        for vals in vals_list:
+            self._check_raw_values(vals)
         protected = self._get_protected_fields()
         defaults = [key for key in self.env.context if key.startswith("default_") and key[8:] in protected]
         if defaults:
@@ -56,6 +67,7 @@ class SubscriptionProtectedFieldsMixin(models.AbstractModel):
 
     def write(self, vals):
         if not self._is_system_write():
+            self._check_raw_values(vals)
             for fname in self._get_protected_fields():
                 if fname in vals and any(not rec._same_value(fname, vals[fname], rec[fname]) for rec in self):
                     self._raise_protected(fname)
@@ -64,6 +76,52 @@ class SubscriptionProtectedFieldsMixin(models.AbstractModel):
     # ------------------------------------------------------------------
     # Business methods
     # ------------------------------------------------------------------
+    def _check_raw_values(self, vals):
+        """Refuse values Odoo cannot convert: non-finite numbers, huge integers, unparsable dates."""
+        for fname, value in vals.items():
+            field = self._fields.get(fname)
+            if field is None or value is None or value is False or isinstance(value, bool):
+                continue
+            if field.type in ("float", "monetary", "integer") and isinstance(value, (int, float, str)):
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = math.nan
+                if not math.isfinite(number):
+                    raise ValidationError(
+                        _(
+                            "%(field)s of %(model)s must be a finite number, got %(value)s.",
+                            field=field._description_string(self.env),
+                            model=self._description,
+                            value=value,
+                        )
+                    )
+                if field.type == "integer" and abs(number) > bounds.MAX_INTEGER:
+                    raise ValidationError(
+                        _(
+                            "%(field)s of %(model)s is too large (%(value)s): at most %(max)s.",
+                            field=field._description_string(self.env),
+                            model=self._description,
+                            value=value,
+                            max=bounds.MAX_INTEGER,
+                        )
+                    )
+            elif field.type in ("date", "datetime") and isinstance(value, str):
+                try:
+                    if field.type == "date":
+                        fields.Date.to_date(value)
+                    else:
+                        fields.Datetime.to_datetime(value)
+                except ValueError:
+                    raise ValidationError(
+                        _(
+                            "%(field)s of %(model)s must be a date (YYYY-MM-DD), got %(value)s.",
+                            field=field._description_string(self.env),
+                            model=self._description,
+                            value=value,
+                        )
+                    ) from None
+
     def _get_protected_fields(self):
         """Names of the fields that only the model's own methods write (hook)."""
         return ()
