@@ -13,3 +13,5 @@ from . import test_receivables
 from . import test_tax_determination
 from . import test_oss_report
 from . import test_accounting_germany
+from . import test_access_matrix
+from . import test_bad_input_catalogue
