@@ -28,8 +28,9 @@ from .common import SubscriptionCommon
 
 NAN, INF = math.nan, math.inf
 SUB, LINE, USAGE = "subscription.subscription", "subscription.line", "subscription.usage.record"
-PLAN, PLAN_LINE, PRICE, TIER = "subscription.plan", "subscription.plan.line", "subscription.plan.price", "subscription.price.tier"
-CHARGE, COUPON, DISCOUNT, CHANGE = "subscription.charge", "subscription.coupon", "subscription.discount", "subscription.change"
+PLAN, PLAN_LINE, PRICE = "subscription.plan", "subscription.plan.line", "subscription.plan.price"
+TIER, CHARGE, COUPON = "subscription.price.tier", "subscription.charge", "subscription.coupon"
+DISCOUNT, CHANGE = "subscription.discount", "subscription.change"
 
 # fmt: off
 CATALOGUE = [

@@ -110,7 +110,7 @@ class SepaStatusImportWizard(models.TransientModel):
         """
         code = (code or "").strip().upper()
         if not re.fullmatch(r"[A-Z0-9]{1,35}", code):
-            raise UserError(_("The status report contains an invalid return reason code %(code)r.", code=code))
+            raise UserError(_("The status report contains an invalid return reason code “%(code)s”.", code=code))
         reason = self.env["sepa.return.reason"].sudo().create(
             {"code": code, "name": _("Reason %(code)s", code=code), "action": "dunning"}
         )
