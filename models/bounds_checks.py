@@ -3,7 +3,7 @@
 Not a model: functions the models' ``@api.constrains`` methods call.
 """
 
-from odoo import _, fields
+from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
@@ -63,7 +63,7 @@ def check_dates(records, fnames):
             if value and bounds.check_date(value, today, horizon):
                 first, last = bounds.date_range(today, horizon)
                 raise ValidationError(
-                    _(
+                    env._(
                         "%(field)s of %(record)s (%(value)s) lies outside the plausible range of dates "
                         "%(first)s – %(last)s.",
                         field=record._fields[fname]._description_string(env),
@@ -84,7 +84,7 @@ def check_intervals(records, pairs):
                 env = record.env
                 units = dict(record._fields[unit_name]._description_selection(env))
                 raise ValidationError(
-                    _(
+                    env._(
                         "%(field)s of %(record)s is too long: %(count)s %(unit)s; at most %(max)s.",
                         field=record._fields[count_name]._description_string(env),
                         record=record.display_name,
@@ -99,21 +99,21 @@ def _number_message(record, field, value, reason):
     env = record.env
     label = field._description_string(env)
     if reason == bounds.NEGATIVE:
-        return _(
+        return env._(
             "%(field)s of %(record)s cannot be negative (%(value)s).",
             field=label,
             record=record.display_name,
             value=value,
         )
     if reason == bounds.TOO_LARGE:
-        return _(
+        return env._(
             "%(field)s of %(record)s is too large (%(value)s): at most %(max)s.",
             field=label,
             record=record.display_name,
             value=value,
             max=bounds.max_abs_value(_decimal_places(record, field)) if field.type != "integer" else bounds.MAX_INTEGER,
         )
-    return _(
+    return env._(
         "%(field)s of %(record)s must be a finite number, got %(value)s.",
         field=label,
         record=record.display_name,

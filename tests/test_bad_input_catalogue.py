@@ -294,3 +294,17 @@ class TestBadInputCatalogue(SubscriptionCommon):
             {**self._base_values(SUB, None), "trial_end_date": "2026-01-31"}
         )
         self.assertEqual(str(sub.trial_end_date), "2026-01-31", "a trial ending the day before the start: no trial")
+
+    def test_refusals_are_translated(self):
+        self.env["res.lang"]._activate_lang("de_DE")
+        user_env = self.env(user=self.users["user"], context={"lang": "de_DE"})
+        with self.assertRaises(UserError) as caught, self.env.cr.savepoint():
+            self.sub.with_env(user_env).write({"next_period_start": "2026-07-01"})
+        self.assertIn("kann nicht direkt geschrieben werden", str(caught.exception))
+        with self.assertRaises(ValidationError) as caught, self.env.cr.savepoint():
+            self.fixtures["line"].with_env(user_env).write({"quantity": NAN})
+        self.assertIn("muss eine endliche Zahl sein", str(caught.exception))
+        with self.assertRaises(ValidationError) as caught, self.env.cr.savepoint():
+            self.fixtures["line"].with_env(user_env).write({"price_unit": 1e20})
+            self.env.flush_all()
+        self.assertIn("ist zu groß", str(caught.exception))
