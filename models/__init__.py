@@ -1,3 +1,4 @@
+from . import subscription_input_guard
 from . import subscription_plan_family
 from . import subscription_plan
 from . import subscription_plan_line

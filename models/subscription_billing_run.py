@@ -152,7 +152,7 @@ class SubscriptionBillingRun(models.AbstractModel):
                     unit["subscriptions"]._store_billing_error(error)
                     result["errors"] |= unit["subscriptions"]
         billed = subs - result["errors"]
-        billed.filtered("billing_error").write({"billing_error": False, "billing_error_date": False})
+        billed.filtered("billing_error")._write_system_fields({"billing_error": False, "billing_error_date": False})
         self._send_invoices(result["invoices"])
         return result
 
@@ -313,7 +313,7 @@ class SubscriptionBillingRun(models.AbstractModel):
                 sub._mark_usage_billed(period)
         for sub, last_end in next_starts.items():
             # never backwards: a rewound schedule may bill an old period before the billed ones
-            sub.next_period_start = max(sub.next_period_start, last_end + timedelta(days=1))
+            sub._write_system_fields({"next_period_start": max(sub.next_period_start, last_end + timedelta(days=1))})
         # a period billed again after a cancellation: continue after the service billed later
         later = (
             self.env["subscription.subscription"]
@@ -322,7 +322,9 @@ class SubscriptionBillingRun(models.AbstractModel):
         )
         for sub in next_starts:
             if later.get(sub.id):
-                sub.next_period_start = schedule.free_anchor(sub.next_period_start, later[sub.id])
+                sub._write_system_fields(
+                    {"next_period_start": schedule.free_anchor(sub.next_period_start, later[sub.id])}
+                )
         self._link_usage_records(moves)
         to_post = moves.filtered(
             lambda m: m.state == "draft" and m.invoice_line_ids.subscription_id.plan_id.filtered("auto_post_invoices")
@@ -342,7 +344,9 @@ class SubscriptionBillingRun(models.AbstractModel):
                 move_line.subscription_period_start,
                 move_line.subscription_period_end,
             )
-            move_line.subscription_line_id._get_usage_records(usage_period).invoice_line_id = move_line
+            move_line.subscription_line_id._get_usage_records(usage_period)._write_system_fields(
+                {"invoice_line_id": move_line.id}
+            )
 
     @api.model
     def _send_invoices(self, moves):

@@ -33,6 +33,7 @@ class SubscriptionChange(models.Model):
     _name = "subscription.change"
     _description = "Subscription Change"
     _order = "effective_date desc, id desc"
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="cascade", index=True)
@@ -72,7 +73,7 @@ class SubscriptionChange(models.Model):
         for change in self:
             if change.state != "scheduled":
                 raise UserError(_("Only a scheduled change can be cancelled."))
-            change.state = "cancelled"
+            change._write_system_fields({"state": "cancelled"})
             change.subscription_id.message_post(
                 body=_("Scheduled change cancelled: %(summary)s", summary=change.summary)
             )
@@ -337,7 +338,7 @@ class SubscriptionChange(models.Model):
             charges = self.env["subscription.charge"].create(
                 [dict(vals, change_id=change.id) for vals in charge_values]
             )
-            change.state = "applied"
+            change._write_system_fields({"state": "applied"})
             sub.message_post(
                 body=Markup("%s")
                 % _(
@@ -361,3 +362,7 @@ class SubscriptionChange(models.Model):
     @api.model
     def _round(self, amount, currency):
         return pricing.round_to(amount, self._get_rounding_step(currency))
+
+    def _get_protected_fields(self):
+        """Set by the billing run or the model's own actions only."""
+        return ("state",)

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from . import bounds_checks
+
 
 class SubscriptionCharge(models.Model):
     """A one-time amount billed with a subscription's next invoice.
@@ -11,6 +13,7 @@ class SubscriptionCharge(models.Model):
 
     _name = "subscription.charge"
     _description = "Subscription One-time Charge"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "date, id"
     _check_company_auto = True
 
@@ -65,3 +68,9 @@ class SubscriptionCharge(models.Model):
     def _unlink_only_pending(self):
         if any(charge.state == "invoiced" for charge in self):
             raise UserError(_("An invoiced one-time charge cannot be deleted; credit it with a new charge."))
+
+    @api.constrains("quantity", "price_unit", "date", "service_start", "service_end")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly, dates within the plausible horizon."""
+        bounds_checks.check_numbers(self, ("quantity", "price_unit"))
+        bounds_checks.check_dates(self, ("date", "service_start", "service_end"))

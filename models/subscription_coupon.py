@@ -2,12 +2,15 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
+from . import bounds_checks
+
 
 class SubscriptionCoupon(models.Model):
     """A code a customer enters to get a discount on a subscription."""
 
     _name = "subscription.coupon"
     _description = "Subscription Coupon"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "code"
     _check_company_auto = True
 
@@ -94,3 +97,13 @@ class SubscriptionCoupon(models.Model):
             raise ValidationError(
                 _("Coupon %(code)s is already applied to %(sub)s.", code=self.code, sub=subscription.display_name)
             )
+
+    @api.constrains("percent", "amount", "valid_from", "valid_to", "duration_periods", "max_redemptions")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly, dates within the plausible horizon."""
+        bounds_checks.check_numbers(
+            self,
+            ("percent", "amount", "duration_periods", "max_redemptions"),
+            refuse_negative=("duration_periods", "max_redemptions"),
+        )
+        bounds_checks.check_dates(self, ("valid_from", "valid_to"))

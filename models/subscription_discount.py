@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from . import bounds_checks
+
 
 class SubscriptionDiscount(models.Model):
     """A discount on a subscription or one of its lines, forever or for N billing periods.
@@ -11,6 +13,7 @@ class SubscriptionDiscount(models.Model):
 
     _name = "subscription.discount"
     _description = "Subscription Discount"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "subscription_id, id"
     _check_company_auto = True
 
@@ -66,3 +69,10 @@ class SubscriptionDiscount(models.Model):
                 raise ValidationError(_("Discount %(name)s needs a percentage.", name=discount.name))
             if discount.discount_type == "fixed" and not discount.amount:
                 raise ValidationError(_("Discount %(name)s needs an amount.", name=discount.name))
+
+    @api.constrains("percent", "amount", "duration_periods")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(
+            self, ("percent", "amount", "duration_periods"), refuse_negative=("duration_periods",)
+        )

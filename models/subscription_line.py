@@ -7,6 +7,7 @@ from odoo.tools import format_date
 
 from ..billing_core import pricing, usage
 from ..billing_core.periods import Period
+from . import bounds_checks
 
 LINE_TYPES = [
     ("recurring", "Recurring"),
@@ -26,6 +27,7 @@ class SubscriptionLine(models.Model):
     _name = "subscription.line"
     _description = "Subscription Line"
     _order = "subscription_id, sequence, id"
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="cascade", index=True)
@@ -155,6 +157,14 @@ class SubscriptionLine(models.Model):
                 line.price_subtotal = 0.0
                 continue
             line.price_subtotal = float(line._get_full_period_amount())
+
+    @api.constrains("quantity", "price_unit", "included_quantity", "date_start", "date_end")
+    def _check_bounds(self):
+        """Finite quantities and prices a float keeps exactly; dates within the plausible horizon."""
+        bounds_checks.check_numbers(
+            self, ("quantity", "price_unit", "included_quantity"), refuse_negative=("included_quantity",)
+        )
+        bounds_checks.check_dates(self, ("date_start", "date_end"))
 
     @api.constrains("quantity")
     def _check_quantity(self):
@@ -443,3 +453,7 @@ class SubscriptionLine(models.Model):
                 ("invoice_line_id", "=", False),
             ]
         )
+
+    def _get_protected_fields(self):
+        """Set by the billing run or the model's own actions only."""
+        return ("usage_billed_until",)

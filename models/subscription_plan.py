@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import periods, terms
+from . import bounds_checks
 
 INTERVAL_UNITS = [
     ("day", "Days"),
@@ -18,7 +19,7 @@ class SubscriptionPlan(models.Model):
 
     _name = "subscription.plan"
     _description = "Subscription Plan"
-    _inherit = ["mail.thread", "analytic.mixin"]
+    _inherit = ["mail.thread", "analytic.mixin", "subscription.input.guard.mixin"]
     _order = "sequence, name, id"
     _check_company_auto = True
 
@@ -194,6 +195,31 @@ class SubscriptionPlan(models.Model):
                         plan=plan.display_name,
                     )
                 )
+
+    @api.constrains(
+        "billing_period_count",
+        "billing_period_unit",
+        "trial_period_count",
+        "trial_period_unit",
+        "min_term_count",
+        "min_term_unit",
+        "renewal_term_count",
+        "renewal_term_unit",
+        "notice_period_count",
+        "notice_period_unit",
+    )
+    def _check_interval_bounds(self):
+        """Billing period, trial, terms and notice within a sane maximum (ten years)."""
+        bounds_checks.check_intervals(
+            self,
+            (
+                ("billing_period_count", "billing_period_unit"),
+                ("trial_period_count", "trial_period_unit"),
+                ("min_term_count", "min_term_unit"),
+                ("renewal_term_count", "renewal_term_unit"),
+                ("notice_period_count", "notice_period_unit"),
+            ),
+        )
 
     @api.constrains(
         "consumer_contract_rule", "min_term_count", "min_term_unit", "notice_period_count", "notice_period_unit"

@@ -1,6 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from . import bounds_checks
 from .subscription_line import LINE_TYPES, PRICING_MODELS
 
 
@@ -9,6 +10,7 @@ class SubscriptionPlanLine(models.Model):
 
     _name = "subscription.plan.line"
     _description = "Subscription Plan Line"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "plan_id, sequence, id"
     _check_company_auto = True
 
@@ -105,3 +107,10 @@ class SubscriptionPlanLine(models.Model):
             return self.price_unit
         price = self.price_ids.filtered(lambda p: p.currency_id == currency)[:1]
         return price.price_unit if price else None
+
+    @api.constrains("quantity", "price_unit", "included_quantity")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(
+            self, ("quantity", "price_unit", "included_quantity"), refuse_negative=("included_quantity",)
+        )

@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from . import bounds_checks
 
 
 class SubscriptionPlanPrice(models.Model):
@@ -6,6 +8,7 @@ class SubscriptionPlanPrice(models.Model):
 
     _name = "subscription.plan.price"
     _description = "Subscription Plan Price per Currency"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "plan_line_id, currency_id"
 
     plan_line_id = fields.Many2one("subscription.plan.line", required=True, ondelete="cascade", index=True)
@@ -19,3 +22,8 @@ class SubscriptionPlanPrice(models.Model):
         "A plan line has one price per currency.",
     )
     _price_not_negative = models.Constraint("CHECK(price_unit >= 0)", "A plan price cannot be negative.")
+
+    @api.constrains("price_unit")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(self, ("price_unit",))

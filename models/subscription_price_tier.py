@@ -3,16 +3,26 @@ from decimal import Decimal
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from . import bounds_checks
+
 
 class SubscriptionPriceTier(models.Model):
     """One row of a tiered price table, on a plan line or a subscription line, in one currency."""
 
     _name = "subscription.price.tier"
     _description = "Subscription Price Tier"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "currency_id, up_to_unlimited, up_to, id"
 
     plan_line_id = fields.Many2one("subscription.plan.line", ondelete="cascade", index="btree_not_null")
     subscription_line_id = fields.Many2one("subscription.line", ondelete="cascade", index="btree_not_null")
+    company_id = fields.Many2one(
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        index=True,
+        help="The company of the plan line or subscription line: the tier follows its record rules.",
+    )
     currency_id = fields.Many2one("res.currency", required=True)
     up_to = fields.Float(string="Up To (units)", digits="Product Unit", help="Last unit of this tier (inclusive).")
     up_to_unlimited = fields.Boolean(string="And Above", help="The last tier: no upper limit.")
@@ -27,6 +37,11 @@ class SubscriptionPriceTier(models.Model):
         "CHECK(unit_price >= 0 AND flat_fee >= 0 AND up_to >= 0)",
         "Tier limits, unit prices and flat fees cannot be negative.",
     )
+
+    @api.depends("plan_line_id.company_id", "subscription_line_id.company_id")
+    def _compute_company_id(self):
+        for tier in self:
+            tier.company_id = tier.plan_line_id.company_id or tier.subscription_line_id.company_id
 
     @api.constrains("up_to", "up_to_unlimited", "unit_price", "flat_fee", "currency_id")
     def _check_table(self):
@@ -60,3 +75,8 @@ class SubscriptionPriceTier(models.Model):
             )
             for row in rows
         ]
+
+    @api.constrains("up_to", "unit_price", "flat_fee")
+    def _check_bounds(self):
+        """Finite numbers a float keeps exactly."""
+        bounds_checks.check_numbers(self, ("up_to", "unit_price", "flat_fee"))

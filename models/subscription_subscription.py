@@ -12,6 +12,7 @@ from odoo.tools import SQL, format_date
 
 from ..billing_core import fx, pricing, proration, schedule, tax_regime, terms
 from ..billing_core import periods as period_math
+from . import bounds_checks
 
 _logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class SubscriptionSubscription(models.Model):
 
     _name = "subscription.subscription"
     _description = "Subscription"
-    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin", "subscription.input.guard.mixin"]
     _order = "id desc"
     _check_company_auto = True
     _rec_names_search = ["name", "partner_id.name", "plan_id.name"]
@@ -422,6 +423,25 @@ class SubscriptionSubscription(models.Model):
                     )
                 )
 
+    @api.constrains("start_date", "end_date", "trial_end_date")
+    def _check_date_bounds(self):
+        """Contract dates within the plausible horizon; a trial does not end before the subscription starts."""
+        bounds_checks.check_dates(self, ("start_date", "end_date", "trial_end_date"))
+        for sub in self:
+            # the day before the start means "no trial" (a trial ended on its first day)
+            if sub.trial_end_date and sub.start_date and sub.trial_end_date < sub.start_date - timedelta(days=1):
+                raise ValidationError(
+                    _(
+                        "Subscription %(sub)s: the trial end date %(end)s lies before the start date %(start)s.",
+                        sub=sub.display_name,
+                        end=format_date(self.env, sub.trial_end_date),
+                        start=format_date(self.env, sub.start_date),
+                    )
+                )
+
+    def _get_date_horizon_years(self):
+        return bounds_checks.get_date_horizon_years(self.env)
+
     @api.constrains("payment_method", "sepa_mandate_id", "partner_id")
     def _check_sepa_mandate(self):
         for sub in self.filtered(lambda s: s.payment_method == "sepa_dd"):
@@ -480,6 +500,22 @@ class SubscriptionSubscription(models.Model):
             # a draft subscription moved to another currency takes the plan's prices of that currency
             self.filtered(lambda sub: sub.state == "draft")._reprice_lines_from_plan()
         return result
+
+    def _get_protected_fields(self):
+        """Lifecycle, schedule and billing bookkeeping: written only by the lifecycle and billing methods."""
+        return (
+            "state",
+            "billing_anchor_date",
+            "next_period_start",
+            "current_period_start",
+            "current_period_end",
+            "next_invoice_date",
+            "pause_date",
+            "cancellation_request_date",
+            "billing_error",
+            "billing_error_date",
+            "has_billing_error",
+        )
 
     def _reprice_lines_from_plan(self):
         """Give the lines copied from the plan the plan's prices (and tiers) in the subscription's currency."""
@@ -623,7 +659,7 @@ class SubscriptionSubscription(models.Model):
         return action
 
     def action_clear_billing_error(self):
-        self.write({"billing_error": False, "billing_error_date": False})
+        self._write_system_fields({"billing_error": False, "billing_error_date": False})
         self.activity_unlink(["mail.mail_activity_data_warning"])
         return True
 
@@ -659,7 +695,7 @@ class SubscriptionSubscription(models.Model):
                     )
                 )
             old_state = sub.state
-            sub.state = new_state
+            sub._write_system_fields({"state": new_state})
             body = Markup("%s") % _(
                 "%(old)s → %(new)s, effective %(date)s, by %(user)s.",
                 old=labels[old_state],
@@ -691,7 +727,7 @@ class SubscriptionSubscription(models.Model):
         rules = plan._get_term_rules()
         if rules.min_term and not rules.auto_renew and not self.end_date:
             vals["end_date"] = terms.initial_term_end(self.start_date, rules)
-        self.write(vals)
+        self._write_system_fields(vals)
         self._change_state("trial" if trial_end else "active", self.start_date)
         self._update_state_from_dates(date_ref)
 
@@ -788,7 +824,7 @@ class SubscriptionSubscription(models.Model):
 
     def _write_timeline(self, timeline):
         self.ensure_one()
-        self.write(self._prepare_schedule_values(timeline))
+        self._write_system_fields(self._prepare_schedule_values(timeline))
 
     def _update_state_from_dates(self, date_ref):
         """Bring the state in line with the dates on ``date_ref``: a trial that has ended
@@ -874,7 +910,7 @@ class SubscriptionSubscription(models.Model):
         if self.state != "trial":
             raise UserError(_("Subscription %(sub)s is not in its trial.", sub=self.display_name))
         timeline = schedule.end_trial(self._get_timeline(), date_ref)
-        self.write({"trial_end_date": timeline.trial_end, **self._prepare_schedule_values(timeline)})
+        self._write_system_fields({"trial_end_date": timeline.trial_end, **self._prepare_schedule_values(timeline)})
         self._change_state("active", date_ref)
 
     def _pause(self, date_ref):
@@ -936,7 +972,9 @@ class SubscriptionSubscription(models.Model):
             )
         end = end_date or earliest
         self._change_state("notice", request_date, reason=_("Ends on %(date)s.", date=format_date(self.env, end)))
-        self.write({"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end})
+        self._write_system_fields(
+            {"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end}
+        )
         return end
 
     def _reactivate(self, date_ref):
@@ -957,7 +995,7 @@ class SubscriptionSubscription(models.Model):
                 # notice was given while paused: withdrawing it leaves the subscription paused
                 new_state = "paused"
         self._change_state(new_state, date_ref)
-        self.write(vals)
+        self._write_system_fields(vals)
 
     def _charge_back_credited_time(self, date_ref):
         """A contract reactivated on ``date_ref`` inside time credited at its cancellation pays
@@ -1236,7 +1274,9 @@ class SubscriptionSubscription(models.Model):
         if new_trial_end < self.start_date:
             raise ValidationError(_("The trial of %(sub)s cannot end before it starts.", sub=self.display_name))
         timeline = schedule.move_trial_end(self._get_timeline(), new_trial_end)
-        super().write({"trial_end_date": new_trial_end, **self._prepare_schedule_values(timeline)})
+        super(SubscriptionSubscription, self._as_system()).write(
+            {"trial_end_date": new_trial_end, **self._prepare_schedule_values(timeline)}
+        )
         self.message_post(body=_("Trial now ends on %(date)s.", date=format_date(self.env, new_trial_end)))
 
     def _get_sepa_mandate_for_invoice(self):
@@ -1453,7 +1493,7 @@ class SubscriptionSubscription(models.Model):
         until = max(usage_period.end for usage_period in usage_periods)
         for line in self.with_context(active_test=False).line_ids.filtered(lambda line: line.line_type == "usage"):
             if not line.usage_billed_until or line.usage_billed_until < until:
-                line.usage_billed_until = until
+                line._write_system_fields({"usage_billed_until": until})
 
     def _apply_account_assignment(self, line_vals):
         """Set the plan's revenue account and analytic distribution on invoice line values (hook).
@@ -1673,7 +1713,7 @@ class SubscriptionSubscription(models.Model):
         now = fields.Datetime.now()
         warning_type = self.env.ref("mail.mail_activity_data_warning")
         for sub in self:
-            sub.write({"billing_error": message, "billing_error_date": now})
+            sub._write_system_fields({"billing_error": message, "billing_error_date": now})
             if warning_type not in sub.activity_ids.activity_type_id:
                 sub.activity_schedule(
                     "mail.mail_activity_data_warning",

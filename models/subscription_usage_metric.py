@@ -6,6 +6,7 @@ class SubscriptionUsageMetric(models.Model):
 
     _name = "subscription.usage.metric"
     _description = "Usage Metric"
+    _inherit = ["subscription.input.guard.mixin"]
     _order = "name"
     _check_company_auto = True
 

@@ -5,7 +5,10 @@ from datetime import datetime, timezone
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
+
+from ..billing_core import bounds
 
 _logger = logging.getLogger(__name__)
 
@@ -20,6 +23,7 @@ class SubscriptionUsageRecord(models.Model):
     _name = "subscription.usage.record"
     _description = "Usage Record"
     _order = "timestamp desc, id desc"
+    _inherit = ["subscription.input.guard.mixin"]
     _check_company_auto = True
 
     subscription_id = fields.Many2one("subscription.subscription", required=True, ondelete="restrict", index=True)
@@ -39,6 +43,73 @@ class SubscriptionUsageRecord(models.Model):
         "A usage record with this idempotency key already exists for the subscription.",
     )
     _period_idx = models.Index("(subscription_id, metric_id, timestamp) WHERE invoice_line_id IS NULL")
+
+    # ------------------------------------------------------------------
+    # CRUD overrides
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A plain ``create`` (RPC, import) applies the checks of :meth:`_ingest` and refuses the first bad record.
+
+        :meth:`_ingest` (and :meth:`ingest_usage`, its public entry) checked the
+        records already and creates them as the system.
+        """
+        if not self._is_system_write():
+            for vals in vals_list:
+                error = self._check_usage_vals(vals)
+                if error:
+                    raise ValidationError(error)
+        return super().create(vals_list)
+
+    # ------------------------------------------------------------------
+    # Business methods
+    # ------------------------------------------------------------------
+    @api.model
+    def ingest_usage(self, records):
+        """Store a batch of usage records for the calling user: the public entry of :meth:`_ingest`.
+
+        Takes a list of dicts (see :meth:`_ingest`) and returns one result per
+        record, in order; a bad record is rejected with its reason and the
+        others are stored. Subscriptions and metrics the user may not read
+        are reported as not existing.
+        """
+        self.check_access("create")
+        if not isinstance(records, (list, tuple)):
+            raise ValidationError(_("Usage records must be sent as a list of objects."))
+        records = [
+            record if isinstance(record, dict) else {"_resolution_error": _("A usage record must be an object.")}
+            for record in records
+        ]
+        Subscription = self.env["subscription.subscription"]
+        Metric = self.env["subscription.usage.metric"]
+        sub_ids = {r["subscription_id"] for r in records if isinstance(r.get("subscription_id"), int)}
+        metric_ids = {r["metric_id"] for r in records if isinstance(r.get("metric_id"), int)}
+        readable_subs = set(Subscription.browse(sub_ids).exists()._filtered_access("read").ids)
+        readable_metrics = set(Metric.browse(metric_ids).exists()._filtered_access("read").ids)
+        checked = []
+        for record in records:
+            sub_id, metric_id = record.get("subscription_id"), record.get("metric_id")
+            if sub_id and (not isinstance(sub_id, int) or sub_id not in readable_subs):
+                record = dict(record, _resolution_error=_("Subscription %(id)s does not exist.", id=sub_id))
+            elif metric_id and (not isinstance(metric_id, int) or metric_id not in readable_metrics):
+                record = dict(record, _resolution_error=_("Metric %(metric)s does not exist.", metric=metric_id))
+            checked.append(record)
+        return self._ingest(checked)
+
+    def _check_usage_vals(self, vals):
+        """The translated reason why create values ``vals`` cannot be stored, or ``False``."""
+        subscription = self.env["subscription.subscription"].browse(vals.get("subscription_id") or []).exists()
+        metric = self.env["subscription.usage.metric"].browse(vals.get("metric_id") or []).exists()
+        if vals.get("invoice_line_id"):
+            return _(
+                "The field %(field)s (%(name)s) of %(model)s is set by the subscription's own actions "
+                "(start, pause, cancel, billing run) and cannot be written directly.",
+                field=self._fields["invoice_line_id"]._description_string(self.env),
+                name="invoice_line_id",
+                model=self._description,
+            )
+        record = dict(vals, subscription_id=vals.get("subscription_id"), metric_id=vals.get("metric_id"))
+        return self._check_usage_input(record, subscription[:1], metric[:1])
 
     @api.model
     def _ingest(self, records):
@@ -186,14 +257,14 @@ class SubscriptionUsageRecord(models.Model):
         """
         try:
             with self.env.cr.savepoint():
-                return list(self.create(vals_list))
+                return list(self._as_system().create(vals_list))
         except Exception:  # noqa: BLE001 - isolate the failing records below
             self.env.invalidate_all()
         created = []
         for vals in vals_list:
             try:
                 with self.env.cr.savepoint():
-                    created.append(self.create(vals))
+                    created.append(self._as_system().create(vals))
             except pg_errors.UniqueViolation:
                 self.env.invalidate_all()
                 created.append(None)
@@ -226,12 +297,18 @@ class SubscriptionUsageRecord(models.Model):
             quantity = math.nan
         if not math.isfinite(quantity):
             return _("Field quantity must be a finite number, got %(value)s.", value=record.get("quantity"))
+        if bounds.check_number(quantity, self._get_quantity_digits(), allow_negative=True):
+            return _("Field quantity is too large: %(value)s.", value=record.get("quantity"))
         if quantity < 0 and not (metric.allow_negative and metric.aggregation == "sum"):
             return _("Field quantity cannot be negative for metric %(metric)s.", metric=metric.code)
         try:
             timestamp = self._parse_timestamp(record.get("timestamp"))
         except (TypeError, ValueError):
             return _("Field timestamp must be an ISO 8601 date and time, got %(value)s.", value=record.get("timestamp"))
+        if bounds.check_date(timestamp, fields.Date.context_today(self), self._get_date_horizon_years()):
+            return _(
+                "Field timestamp %(value)s lies outside the plausible range of dates.", value=record.get("timestamp")
+            )
         line = subscription.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id == metric)
         if not line:
             return _("Subscription %(sub)s does not meter %(metric)s.", sub=subscription.name, metric=metric.code)
@@ -248,3 +325,13 @@ class SubscriptionUsageRecord(models.Model):
                 "The period of %(date)s is already billed for subscription %(sub)s.", date=day, sub=subscription.name
             )
         return False
+
+    def _get_protected_fields(self):
+        """Set by the billing run or the model's own actions only."""
+        return ("invoice_line_id",)
+
+    def _get_quantity_digits(self):
+        return self.env["decimal.precision"].precision_get("Product Unit")
+
+    def _get_date_horizon_years(self):
+        return self.env["subscription.subscription"]._get_date_horizon_years()

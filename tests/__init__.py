@@ -16,3 +16,5 @@ from . import test_accounting_germany
 from . import test_billing_invariants
 from . import test_billing_histories
 from . import test_billing_workers
+from . import test_access_matrix
+from . import test_bad_input_catalogue

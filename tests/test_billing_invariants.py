@@ -111,7 +111,7 @@ class TestBillingInvariants(SubscriptionCommon):
         self.assertEqual(self._billed_periods(sub), [(date(2026, 11, 15), date(2026, 12, 14))])
         with self.assertRaises(UserError):
             sub._end_trial(date(2026, 12, 7))
-        sub.with_context(subscription_system_write=True).write({"state": "trial"})
+        sub._write_system_fields({"state": "trial"})
         sub._end_trial(date(2026, 12, 7))
         self.assertEqual(sub.billing_anchor_date, date(2026, 12, 15))
         self._bill(sub, date(2026, 12, 31))

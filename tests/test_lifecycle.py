@@ -99,7 +99,7 @@ class TestLifecycle(SubscriptionCommon):
         sub = self._create_subscription()
         for source, target in sorted(ALLOWED):
             with self.subTest(source=source, target=target):
-                sub.write({"state": source})
+                sub._write_system_fields({"state": source})
                 before = len(self._state_messages(sub))
                 sub._change_state(target, date(2026, 2, 1))
                 self.assertEqual(sub.state, target)
@@ -114,7 +114,7 @@ class TestLifecycle(SubscriptionCommon):
         self.assertIn(("active", "draft"), forbidden)
         for source, target in forbidden:
             with self.subTest(source=source, target=target):
-                sub.write({"state": source})
+                sub._write_system_fields({"state": source})
                 messages_before = len(sub.message_ids)
                 with self.assertRaises(UserError) as caught:
                     sub._change_state(target, date(2026, 2, 1))

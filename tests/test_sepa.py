@@ -6,8 +6,8 @@ from decimal import Decimal
 from psycopg2.errors import CheckViolation, UniqueViolation
 
 from odoo import Command
-from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 from odoo.tools import mute_logger
 
@@ -828,6 +828,23 @@ class TestSepa(SubscriptionCommon):
         reason = self.env["sepa.return.reason"].search([("code", "=", "ZZ99")])
         self.assertEqual(reason.action, "dunning")
         self.assertTrue(invoice.sepa_dunning_required)
+
+    def test_subscription_user_imports_a_status_file_with_an_unknown_reason_code(self):
+        # users may not configure reasons, but the import must record the return (issue 10)
+        _mandate, _sub, invoice, collection = self._booked_invoice()
+        user = new_test_user(self.env, login="sepa_clerk", groups="subscription_billing.group_subscription_user")
+        content = self._camt054([(invoice.name, "49.90", "ZZ98")])
+        with self._on(date(2026, 1, 20)):
+            wizard = (
+                self.env["sepa.status.import.wizard"].with_user(user).create({"data_file": base64.b64encode(content)})
+            )
+            result = wizard._import(content)
+        self.assertEqual(result, {"processed": 1, "known": 0, "unknown": []})
+        reason = self.env["sepa.return.reason"].search([("code", "=", "ZZ98")])
+        self.assertEqual(reason.action, "dunning")
+        self.assertEqual(self._line(collection, invoice).return_ids.reason_id, reason)
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.env["sepa.return.reason"].with_user(user).create({"code": "ZZ97", "name": "x", "action": "dunning"})
 
     def test_manual_return_via_the_wizard(self):
         _mandate, _sub, invoice, collection = self._booked_invoice()

@@ -1,4 +1,5 @@
 import base64
+import re
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
@@ -89,13 +90,7 @@ class SepaStatusImportWizard(models.TransientModel):
             if not line:
                 result["unknown"].append(tx.end_to_end_id)
                 continue
-            reason = Reason.search([("code", "=", tx.reason_code)], limit=1) or Reason.create(
-                {
-                    "code": tx.reason_code,
-                    "name": _("Reason %(code)s", code=tx.reason_code),
-                    "action": "dunning",
-                }
-            )
+            reason = Reason.search([("code", "=", tx.reason_code)], limit=1) or self._create_reason(tx.reason_code)
             _ret, created = self.env["sepa.return"]._record_return(
                 line,
                 reason,
@@ -105,3 +100,20 @@ class SepaStatusImportWizard(models.TransientModel):
             )
             result["processed" if created else "known"] += 1
         return result
+
+    def _create_reason(self, code):
+        """A reason code the bank reported but nobody configured yet, created for the import.
+
+        Users may not configure reasons (administrators do), but the return
+        must be recorded: the new reason is created as superuser, with the
+        safe default action (dunning), and returned in the user's environment.
+        """
+        code = (code or "").strip().upper()
+        if not re.fullmatch(r"[A-Z0-9]{1,35}", code):
+            raise UserError(_("The status report contains an invalid return reason code “%(code)s”.", code=code))
+        reason = (
+            self.env["sepa.return.reason"]
+            .sudo()
+            .create({"code": code, "name": _("Reason %(code)s", code=code), "action": "dunning"})
+        )
+        return reason.sudo(False)
