@@ -425,8 +425,8 @@ class TestSepa(SubscriptionCommon):
     def test_debit_date_is_the_invoice_date_plus_the_prenotification_period(self):
         self.assertEqual(self.company.sepa_prenotification_days, 14)
         invoice = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
-        self.assertEqual(invoice.invoice_date_due, date(2026, 1, 1))
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15))
+        self.assertEqual(invoice.invoice_date_due, date(2026, 1, 15), "the due date is the debit date")
 
     def test_debit_date_is_the_due_date_when_that_is_later(self):
         term = self.env.ref("account.account_payment_term_30days")
@@ -445,6 +445,43 @@ class TestSepa(SubscriptionCommon):
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15))
         self.company.sepa_prenotification_days = 5
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15), "the customer was told 15 January")
+
+    def test_catch_up_invoices_are_debited_the_prenotification_period_after_billing(self):
+        # billed on 10 January for December and January: the debit date is never in the past
+        sub = self._dd_subscription(self._mandate(self.debtor_person), start_date=date(2025, 12, 1))
+        invoices = self._bill(sub, date(2026, 1, 10))
+        self.assertEqual(sorted(invoices.mapped("invoice_date")), [date(2025, 12, 1), date(2026, 1, 1)])
+        for invoice in invoices:
+            self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 24))
+            self.assertEqual(invoice.invoice_date_due, date(2026, 1, 24), "the due date moves with it")
+            self.assertIn("01/24/2026", invoice._get_sepa_prenotification_text())
+        collection = self._gather(today=date(2026, 1, 10))
+        self.assertEqual(collection.line_ids.invoice_id, invoices)
+        collection.action_generate()
+        self.assertEqual([info.collection_date for info in self._read(collection).payment_infos], [date(2026, 1, 24)])
+
+    def test_invoice_posted_after_its_date_moves_its_due_date_to_the_debit_date(self):
+        mandate = self._mandate(self.debtor_person)
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.debtor_person.id,
+                "currency_id": self.eur.id,
+                "invoice_date": date(2026, 1, 1),
+                "invoice_payment_term_id": self.env.ref("account.account_payment_term_immediate").id,
+                "sepa_mandate_id": mandate.id,
+                "invoice_line_ids": [Command.create({"product_id": self.product_dd.id, "price_unit": 10.0})],
+            }
+        )
+        with self._on(date(2026, 1, 20)):
+            self.assertEqual(invoice.sepa_debit_date, date(2026, 2, 3), "the draft previews it")
+            invoice.action_post()
+        self.assertEqual((invoice.invoice_date_due, invoice.sepa_debit_date), (date(2026, 2, 3), date(2026, 2, 3)))
+        term_line = invoice.line_ids.filtered(lambda line: line.display_type == "payment_term")
+        self.assertEqual(term_line.date_maturity, date(2026, 2, 3))
+        self.assertEqual(invoice.amount_residual, 10.0)
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", invoice.ids)[0].decode()
+        self.assertIn("02/03/2026", html)
 
     def test_prenotification_period_of_zero_days_is_refused(self):
         with self.assertRaises(CheckViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
@@ -475,6 +512,17 @@ class TestSepa(SubscriptionCommon):
         manual = self._bill(self._start(plan=self.plan_eur, partner=self.debtor_other))
         html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", manual.ids)[0].decode()
         self.assertNotIn("o_sepa_prenotification", html)
+
+    def test_direct_debit_invoice_prints_no_bank_transfer_instructions(self):
+        self.company.qr_code = True
+        invoice = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
+        self.assertFalse(invoice.display_qr_code)
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", invoice.ids)[0].decode()
+        self.assertNotIn("Payment Communication", html)
+        self.assertNotIn('id="qrcode"', html)
+        manual = self._bill(self._start(plan=self.plan_eur, partner=self.debtor_other))
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", manual.ids)[0].decode()
+        self.assertIn("Payment Communication", html, "a bank transfer keeps its instructions")
 
     def test_prenotification_is_in_the_invoice_mail(self):
         mandate = self._mandate(self.debtor_person)
@@ -667,6 +715,19 @@ class TestSepa(SubscriptionCommon):
         self.assertEqual(outstanding.account_id, collection._get_outstanding_account())
         self.assertAlmostEqual(outstanding.debit, 99.80)
         self.assertAlmostEqual(outstanding.debit, collection.control_sum)
+
+    def test_statement_does_not_call_an_item_paid_by_a_booked_collection_overdue(self):
+        early = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
+        later_sub = self._dd_subscription(self._mandate(self.debtor_other, iban=IBAN_AT), start_date=date(2026, 1, 10))
+        self._bill(later_sub, date(2026, 1, 10))
+        collection = self._collect()
+        # one booking entry on the last collection date (24 January) pays the invoice due 15 January
+        self.assertEqual(collection.move_id.date, date(2026, 1, 24))
+        self.assertEqual(early.invoice_date_due, date(2026, 1, 15))
+        items = self.debtor_person._get_subscription_open_items(date(2026, 1, 20))
+        self.assertEqual([item["move"] for item in items], [early], "still open on 20 January")
+        self.assertEqual((items[0]["days_overdue"], items[0]["bucket"]), (0, "not_due"))
+        self.assertEqual(self.debtor_person._get_subscription_ageing(date(2026, 1, 20))["overdue"], 0.0)
 
     def test_booked_collection_cannot_be_cancelled(self):
         _mandate, _sub, invoice, collection = self._booked_invoice()
