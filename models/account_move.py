@@ -139,7 +139,8 @@ class AccountMove(models.Model):
     def _post(self, soft=True):
         today = fields.Date.context_today(self)
         # as Odoo's _post: a soft posting leaves future-dated moves for their date
-        self.filtered(lambda m: m.state == "draft" and (not soft or m.date <= today))._sepa_move_due_date_to_debit_date()
+        to_post = self.filtered(lambda m: m.state == "draft" and (not soft or m.date <= today))
+        to_post._sepa_move_due_date_to_debit_date()
         # only what is posted now is deferred now: a future-dated invoice is decided when it is posted
         self._deferral_move_revenue_to_deferred_account(soft=soft)
         posted = super()._post(soft)
