@@ -133,6 +133,30 @@ class AccountMove(models.Model):
             creditor=self.company_id.sepa_creditor_identifier,
         )
 
+    def _subscription_generate_invoice_pdf(self):
+        """The official PDF of the posted subscription invoices among these that have none yet.
+
+        An invoice that was posted but not sent has no PDF, and Odoo's portal then shows the customer a
+        "Proforma Invoice"; this stores the real document (without marking the invoice as sent).
+        """
+        moves = self.filtered(
+            lambda m: m.state == "posted" and m.is_sale_document() and m.subscription_ids and not m.invoice_pdf_report_id
+        )
+        Send = self.env["account.move.send"]
+        for company_moves in moves.grouped("company_id").values():
+            invoices_data = {move: {"pdf_report": Send._get_default_pdf_report_id(move)} for move in company_moves}
+            Send._prepare_invoice_pdf_report(invoices_data)
+            attachments = (
+                self.env["ir.attachment"]
+                .sudo()
+                .create([data["pdf_attachment_values"] for data in invoices_data.values()])
+            )
+            for attachment in attachments:
+                move = company_moves.browse(attachment.res_id)
+                move.message_main_attachment_id = attachment
+            company_moves.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+        return moves
+
     # ------------------------------------------------------------------
     # Deferred revenue
     # ------------------------------------------------------------------

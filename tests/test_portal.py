@@ -121,6 +121,22 @@ class TestPortal(SubscriptionCommon, HttpCase):
         self.assertNotIn(self.sub_own.name, response.text)
         self.assertNotEqual(urlparse(response.url).path, f"/my/subscriptions/{self.sub_own.id}")
 
+    def test_posted_subscription_invoice_is_the_official_document_not_a_proforma(self):
+        invoice = self.invoice_own
+        self.assertEqual(invoice.state, "posted")
+        self.assertFalse(invoice.invoice_pdf_report_id, "posted by the billing run, not sent")
+        token = invoice._portal_ensure_token()
+        body = self._get(f"/my/invoices/{invoice.id}?report_type=html&access_token={token}").text
+        self.assertIn(invoice.name, body)
+        self.assertNotIn("Proforma Invoice", body)
+        invoice.invalidate_recordset()
+        pdf = invoice.invoice_pdf_report_id
+        self.assertTrue(pdf, "the official PDF was generated on first access")
+        self.assertFalse(invoice.is_move_sent, "generating it is not sending it")
+        response = self._get(f"/my/invoices/{invoice.id}?report_type=pdf&download=1&access_token={token}")
+        self.assertEqual(response.content, pdf.raw, "the download is the stored document")
+        self.assertEqual(invoice.invoice_pdf_report_id, pdf, "generated once")
+
     # ------------------------------------------------------------------
     # portal home
     # ------------------------------------------------------------------
