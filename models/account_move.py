@@ -140,7 +140,9 @@ class AccountMove(models.Model):
         "Proforma Invoice"; this stores the real document (without marking the invoice as sent).
         """
         moves = self.filtered(
-            lambda m: m.state == "posted" and m.is_sale_document() and m.subscription_ids and not m.invoice_pdf_report_id
+            lambda m: (
+                m.state == "posted" and m.is_sale_document() and m.subscription_ids and not m.invoice_pdf_report_id
+            )
         )
         Send = self.env["account.move.send"]
         for company_moves in moves.grouped("company_id").values():
