@@ -214,6 +214,7 @@ class TestSepa(SubscriptionCommon):
         message = str(caught.exception)
         self.assertIn(self.company.name, message)
         self.assertIn("DE99ZZZ09999999999", message)
+        self.assertIn("the check digits 99 do not match (expected 98)", message)
         self.assertEqual(self.company.sepa_creditor_identifier, CREDITOR_ID, "nothing was written")
 
     def test_creditor_identifier_is_normalised_for_the_file(self):
@@ -227,6 +228,9 @@ class TestSepa(SubscriptionCommon):
         message = str(caught.exception)
         self.assertIn("Jörg Straße", message)
         self.assertIn(bad_iban, message)
+        # our own (translatable) reason, not the library's English text pasted into a translated sentence
+        self.assertIn("the check digits do not match", message)
+        self.assertNotIn("Invalid checksum digits", message)
         self.assertFalse(
             self.env["res.partner.bank"].search_count([("partner_id", "=", self.debtor_person.id)]),
             "no bank account was written",
@@ -627,12 +631,29 @@ class TestSepa(SubscriptionCommon):
         self.assertNotIn("Müller".encode(), xml)
         self.assertNotIn(b"&amp;", xml)
 
-    def test_refused_invoices_are_listed_with_the_reason(self):
+    def test_sepa_direct_debit_is_refused_on_a_subscription_not_in_euro(self):
         plan_usd = self._create_plan(
             code="USDM", name="USD monthly", price=49.90, product=self.product_dd, currency_id=self.usd.id
         )
+        mandate = self._mandate(self.debtor_other, iban=IBAN_AT)
+        with self.assertRaisesRegex(ValidationError, "billed in USD: SEPA direct debit collects euro only"):
+            self._dd_subscription(mandate, plan=plan_usd)
+
+    def test_refused_invoices_are_listed_with_the_reason(self):
         good = self._bill(self._dd_subscription(self._mandate(self.debtor_company, iban=IBAN_COBA)))
-        in_usd = self._bill(self._dd_subscription(self._mandate(self.debtor_other, iban=IBAN_AT), plan=plan_usd))
+        # a subscription cannot be debited in USD (see below), a manual invoice can still name a mandate
+        in_usd = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.debtor_other.id,
+                "currency_id": self.usd.id,
+                "invoice_date": date(2026, 1, 1),
+                "sepa_mandate_id": self._mandate(self.debtor_other, iban=IBAN_AT).id,
+                "invoice_line_ids": [Command.create({"product_id": self.product_dd.id, "price_unit": 49.90})],
+            }
+        )
+        with self._on(date(2026, 1, 1)):
+            in_usd.action_post()
         revoked_mandate = self._mandate(self.debtor_person, iban=IBAN_COBA_2)
         revoked = self._bill(self._dd_subscription(revoked_mandate))
         revoked_mandate.action_revoke()
@@ -749,6 +770,10 @@ class TestSepa(SubscriptionCommon):
         self.assertEqual((invoice.amount_total, invoice.amount_total_signed), (49.90, 24.95))
         collection = self._collect()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # the collection and its lines show euro amounts, not the company currency's symbol
+        self.assertEqual((collection.currency_id, collection.line_ids.currency_id), (self.eur, self.eur))
+        booked = collection.message_ids.filtered(lambda m: "Booked" in (m.body or ""))
+        self.assertIn("€", booked.body, "the booked amount carries its currency")
         outstanding = collection.move_id.line_ids.filtered(lambda line: not line.sepa_collection_line_id)
         self.assertAlmostEqual(outstanding.balance, 24.95)
         self.assertEqual((outstanding.currency_id, outstanding.amount_currency), (self.eur, 49.90))
