@@ -458,6 +458,7 @@ class LogScan:
         self.skipped = 0
         self.errors = []  # ERROR / CRITICAL log lines
         self.markers = []  # "SBCHECK ..." lines printed by our shell scripts
+        self.demo = []  # "SBDEMO ..." lines of scripts/demo_germany.py
         self.last_test = None  # "Class.test_name" of the last "Starting ..." line
 
     def feed(self, line):
@@ -465,6 +466,8 @@ class LogScan:
         if not match:
             if line.startswith("SBCHECK "):
                 self.markers.append(line.split(" ", 3)[1:])
+            elif line.startswith("SBDEMO "):
+                self.demo.append(line.split(" ", 2)[1:])
             return
         if match["level"] in ("ERROR", "CRITICAL"):
             self.errors.append(line)
@@ -511,7 +514,8 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None, timeout=None, on_ti
     """Run ``python3 -m odoo ARGS``; tee its output to ``logfile`` (and stdout); return (rc, scan).
 
     With ``timeout`` (seconds): when it is exceeded, Odoo dumps its threads' stacks (``faulthandler`` on
-    a real-time signal: it works even in a thread blocked in a database call, unlike Odoo's own SIGQUIT dump), ``on_timeout()`` may add lines (e.g. the database's lock waits),
+    a real-time signal: it works even in a thread blocked in a database call, unlike Odoo's own SIGQUIT
+    dump), ``on_timeout()`` may add lines (e.g. the database's lock waits),
     Odoo is stopped and :class:`PhaseTimeout` raised with the last test started and those lines.
     """
     cmd = python_cmd("-c", ODOO_MAIN, *args)
@@ -612,16 +616,41 @@ def cmd_serve(args):
     conf = checkout.write_conf(pg, odoo_info)
     base = ["server", "-c", str(conf), "-d", args.db]
     if not pg.database_exists(args.db):
-        log(f"database {args.db} does not exist: installing {ADDON} with demo data (about a minute)")
+        log(
+            f"database {args.db} does not exist: installing {ADDON} with l10n_de, l10n_eu_oss and demo data, "
+            f"then the German demo company (about 4 minutes)"
+        )
         logfile = checkout.logs / f"{args.db}-install.log"
         rc, scan = run_odoo(
-            [*base, "-i", ADDON, "--with-demo", "--stop-after-init", "--no-http", "--max-cron-threads=0"],
+            [
+                *base,
+                "-i",
+                f"l10n_de,l10n_eu_oss,{ADDON}",
+                "--with-demo",
+                "--stop-after-init",
+                "--no-http",
+                "--max-cron-threads=0",
+            ],
             checkout,
             logfile,
         )
+        if not rc and pg.database_exists(args.db):
+            # the demo lives on a German company (SKR03, SEPA, OSS, ...): scripts/demo_germany.py
+            demo_log = checkout.logs / f"{args.db}-demo.log"
+            rc, scan = run_odoo(
+                ["shell", "-c", str(conf), "-d", args.db, "--no-http", "--max-cron-threads=0", "--log-level=warn"],
+                checkout,
+                demo_log,
+                echo=False,
+                stdin=(REPO / "scripts" / "demo_germany.py").read_text(),
+            )
+            if rc or not any(marker[0] == "OK" for marker in scan.demo):
+                logfile = demo_log
+                rc = rc or 1
         if rc or not pg.database_exists(args.db):
             pg.drop_database(args.db, checkout.data_dir)
             raise DevError(f"installing {ADDON} into {args.db} failed (log: {logfile})")
+        log("German demo company ready: Abo Software GmbH (portal user anna.mueller / anna.mueller)")
     elif args.update:
         base += ["-u", ADDON]
     cmd = python_cmd("-m", "odoo", *base, "--http-interface=127.0.0.1", f"--http-port={args.port}")
