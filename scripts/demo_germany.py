@@ -144,7 +144,9 @@ else:
     )
     anna = customer("Anna Müller", "de", parent_id=mueller.id, email="anna@mueller.example", type="invoice")
     max_m = customer("Max Mustermann", "de", street="Lindenweg 7", zip="50667", city="Köln", email="max@example.com")
-    jeanne = customer("Jeanne Martin", "fr", street="12 rue de la Paix", zip="75002", city="Paris", email="j@example.fr")
+    jeanne = customer(
+        "Jeanne Martin", "fr", street="12 rue de la Paix", zip="75002", city="Paris", email="jeanne@example.fr"
+    )
     wien = customer(
         "Wiener Software GmbH", "at", is_company=True, vat="ATU13585627", city="Wien", email="office@wien.example"
     )
