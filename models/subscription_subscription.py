@@ -302,6 +302,16 @@ class SubscriptionSubscription(models.Model):
                 current = current.truncated(sub.end_date)
             sub.current_period_start = current.start
             sub.current_period_end = current.end
+            if in_advance and reference == anchor and anchor > sub.start_date:
+                # re-anchored (resumed within a paid period) and nothing billed on the new schedule yet:
+                # the period paid before runs until the day before the anchor, not the one starting there
+                paid_until = anchor - timedelta(days=1)
+                paid = sub.invoice_line_ids.filtered(
+                    lambda line, end=paid_until: line.parent_state != "cancel" and line.subscription_period_end == end
+                )
+                if paid:
+                    sub.current_period_start = min(paid.mapped("subscription_period_start"))
+                    sub.current_period_end = paid_until
             upcoming = sub._get_upcoming_period(last_day)
             if upcoming:
                 sub.next_invoice_date = period_math.invoice_date_of(upcoming, in_advance)

@@ -218,6 +218,17 @@ class TestLifecycle(SubscriptionCommon):
             self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
         )
 
+    def test_current_period_right_after_a_resume_within_the_paid_period_is_that_period(self):
+        sub = self._start(start_date=date(2026, 1, 1))
+        sub._run_billing(date(2026, 3, 1))  # January to March paid in advance
+        sub._pause(date(2026, 3, 10))
+        sub._resume(date(2026, 3, 20))
+        # March is paid and running, April starts the new schedule
+        self.assertEqual((sub.current_period_start, sub.current_period_end), (date(2026, 3, 1), date(2026, 3, 31)))
+        self.assertEqual(sub.next_invoice_date, date(2026, 4, 1))
+        sub._run_billing(date(2026, 4, 1))
+        self.assertEqual((sub.current_period_start, sub.current_period_end), (date(2026, 4, 1), date(2026, 4, 30)))
+
     def test_resume_keeps_the_used_days_before_the_pause_billable(self):
         # In arrears, February 1-9 is used before the pause of 10 February and due on 10 February.
         # The customer resumes the same day, before the daily billing run: those days must still
