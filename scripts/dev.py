@@ -532,7 +532,9 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None, timeout=None, on_ti
         if on_timeout:
             with contextlib.suppress(Exception):
                 diagnosis.extend(on_timeout())
-        proc.terminate()
+        # the whole process group: a child Odoo started (wkhtmltopdf, a browser) may hold the output
+        # pipe open after Odoo itself ended, which would keep this loop waiting for ever
+        _stop_group(proc)
 
     with open(logfile, "w", encoding="utf-8") as out:
         out.write("$ " + shlex.join(cmd) + "\n")
@@ -543,6 +545,7 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None, timeout=None, on_ti
             stderr=subprocess.STDOUT,
             cwd=checkout.home,
             env={**_odoo_env(), **(extra_env or {})},
+            start_new_session=True,  # its own process group, stopped as a whole (see _stop_group)
         )
         timer = threading.Timer(timeout, _expire) if timeout else None
         if timer:
@@ -578,12 +581,19 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None, timeout=None, on_ti
             if timer:
                 timer.cancel()
             if proc.poll() is None:  # interrupted: stop Odoo before dropping its database
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _stop_group(proc)
+
+
+def _stop_group(proc, grace=30):
+    """Terminate ``proc`` and every process of its group (it was started in a new session)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def lock_waits(pg, db):
