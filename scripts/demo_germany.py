@@ -34,18 +34,22 @@ else:
     germany = env.ref("base.de")
     # chart_template_load: no automatic install of every German localisation module (some need packages
     # the machine may not have); the chart is loaded below
-    company = env["res.company"].with_context(chart_template_load=True).create(
-        {
-            "name": COMPANY,
-            "country_id": germany.id,
-            "currency_id": env.ref("base.EUR").id,
-            "street": "Friedrichstraße 123",
-            "zip": "10117",
-            "city": "Berlin",
-            "vat": "DE123456788",
-            "email": "buchhaltung@abo-software.example",
-            "phone": "+49 30 1234567",
-        }
+    company = (
+        env["res.company"]
+        .with_context(chart_template_load=True)
+        .create(
+            {
+                "name": COMPANY,
+                "country_id": germany.id,
+                "currency_id": env.ref("base.EUR").id,
+                "street": "Friedrichstraße 123",
+                "zip": "10117",
+                "city": "Berlin",
+                "vat": "DE123456788",
+                "email": "buchhaltung@abo-software.example",
+                "phone": "+49 30 1234567",
+            }
+        )
     )
     admin = env.ref("base.user_admin")
     admin.write({"company_ids": [Command.link(company.id)], "company_id": company.id})
@@ -104,9 +108,7 @@ else:
             {"product_id": seats.id, "price_unit": 8.0, "quantity": 5},
         ],
     )
-    yearly = plan(
-        "Cloud Jährlich", "DE-Y", [{"product_id": cloud.id, "price_unit": 490.0}], billing_period_unit="year"
-    )
+    yearly = plan("Cloud Jährlich", "DE-Y", [{"product_id": cloud.id, "price_unit": 490.0}], billing_period_unit="year")
     metered = plan(
         "API nach Verbrauch",
         "DE-API",

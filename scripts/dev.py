@@ -709,8 +709,14 @@ def cmd_pytest(args):
         except ValueError:
             raise DevError(f"{name} is not a file of this checkout ({REPO})") from None
     cmd = python_cmd(
-        "-m", "pytest", "-p", "no:cacheprovider", f"--odoo-config={conf}", f"--odoo-database={args.db}",
-        *files, *args.pytest_args,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--odoo-config={conf}",
+        f"--odoo-database={args.db}",
+        *files,
+        *args.pytest_args,
     )
     log("$ " + shlex.join(cmd))
     return subprocess.run(cmd, cwd=checkout.home, env=_odoo_env(), check=False).returncode

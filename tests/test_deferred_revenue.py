@@ -551,7 +551,6 @@ class TestDeferredRevenue(SubscriptionCommon):
         report.action_show()
         self.assertEqual(report.line_ids.mapped("month_label"), ["01/2026", "02/2026", "03/2026"])
 
-
     def test_waterfall_shows_planned_recognition_for_months_not_recognised_yet(self):
         _sub, invoice = self._yearly_invoice()
         self.Line._recognise_until(date(2026, 1, 31))
@@ -569,6 +568,7 @@ class TestDeferredRevenue(SubscriptionCommon):
         self.assertAlmostEqual(float(rows[-1]["planned_closing"]), 0.0, msg="all of it recognised by December")
         report.action_show()
         self.assertAlmostEqual(sum(report.line_ids.mapped("planned")), 1200.0 - schedule_months[0].amount)
+
 
 @tagged("post_install", "-at_install", "subscription_billing")
 class TestRevenueRecognitionConcurrency(CommittedDataCase):

@@ -85,4 +85,3 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
             "or install it normally (pip install .)"
         )
     return whool.build_editable(wheel_directory, config_settings, metadata_directory)
-
