@@ -159,14 +159,25 @@ def historical_share(
     return round_to(Fraction(sum(pending, Decimal(0))) * fraction, step)
 
 
-def waterfall(opening: Decimal, months: list[date], added: dict, reduced: dict, recognised: dict) -> list[dict]:
+def waterfall(
+    opening: Decimal,
+    months: list[date],
+    added: dict,
+    reduced: dict,
+    recognised: dict,
+    planned: dict | None = None,
+) -> list[dict]:
     """Deferred revenue roll-forward per month: opening + added + reduced - recognised = closing.
 
     ``added``, ``reduced`` and ``recognised`` map a month end to its amount (missing months are zero);
     ``reduced`` is negative (credit notes), ``recognised`` positive when revenue is recognised.
+    ``planned`` maps a month end to what the schedules still have to recognise for that month (not booked
+    yet); ``planned_closing`` is the closing balance once every planned month up to this one is recognised.
     """
+    planned = planned or {}
     rows = []
     balance = opening
+    planned_total = Decimal(0)
     for month in months:
         row = {
             "month": month,
@@ -174,9 +185,12 @@ def waterfall(opening: Decimal, months: list[date], added: dict, reduced: dict, 
             "added": added.get(month, Decimal(0)),
             "reduced": reduced.get(month, Decimal(0)),
             "recognised": recognised.get(month, Decimal(0)),
+            "planned": planned.get(month, Decimal(0)),
         }
         balance = row["opening"] + row["added"] + row["reduced"] - row["recognised"]
+        planned_total += row["planned"]
         row["closing"] = balance
+        row["planned_closing"] = balance - planned_total
         rows.append(row)
     return rows
 

@@ -52,6 +52,7 @@ from functools import cache
 
 from lxml import etree
 from schwifty import BIC, IBAN
+from schwifty import exceptions as schwifty_errors
 from stdnum.eu import at_02
 from text_unidecode import unidecode
 
@@ -102,6 +103,37 @@ _MAX_ERRORS = 5
 # ---------------------------------------------------------------------------
 # Text and identifiers
 # ---------------------------------------------------------------------------
+
+
+class SepaValueError(ValueError):
+    """A bad IBAN, BIC or creditor identifier, with a stable ``code`` saying why.
+
+    ``str()`` is an English message for logs and tests; user interfaces translate ``code``
+    (and ``params``) instead of showing a library's English text.
+
+    Codes: ``empty``; IBAN ``iban_check_digits``, ``iban_national_check_digits``, ``iban_length``,
+    ``iban_country``, ``iban_structure``, ``iban_invalid``; BIC ``bic_invalid``; creditor identifier
+    ``creditor_malformed``, ``creditor_german_malformed``, ``creditor_check_digits`` (params
+    ``found``, ``expected``).
+    """
+
+    def __init__(self, message: str, code: str, **params: str):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+#: schwifty's exceptions → our codes (first match wins: subclasses before their parents)
+_IBAN_ERROR_CODES = (
+    (schwifty_errors.InvalidBBANChecksum, "iban_national_check_digits"),
+    (schwifty_errors.InvalidChecksumDigits, "iban_check_digits"),
+    (schwifty_errors.InvalidLength, "iban_length"),
+    (schwifty_errors.InvalidCountryCode, "iban_country"),
+    (schwifty_errors.InvalidStructure, "iban_structure"),
+    (schwifty_errors.InvalidBankCode, "iban_structure"),
+    (schwifty_errors.InvalidBranchCode, "iban_structure"),
+    (schwifty_errors.InvalidAccountCode, "iban_structure"),
+)
 
 
 def transliterate(text: str, max_length: int | None = None) -> str:
@@ -158,20 +190,27 @@ def normalize_creditor_id(value: str) -> str:
     """
     number = at_02.compact((value or "").upper())
     if not number:
-        raise ValueError("the creditor identifier is empty")
+        raise SepaValueError("the creditor identifier is empty", "empty")
     if not _CREDITOR_ID_RE.fullmatch(number):
-        raise ValueError(
+        raise SepaValueError(
             f"creditor identifier {value!r} is malformed: expected a country code, 2 check digits, "
-            f"a 3-character business code and a national identifier, at most 35 letters and digits"
+            f"a 3-character business code and a national identifier, at most 35 letters and digits",
+            "creditor_malformed",
         )
     if number.startswith("DE") and not _GERMAN_CREDITOR_ID_RE.fullmatch(number):
-        raise ValueError(
+        raise SepaValueError(
             f"German creditor identifier {value!r} is malformed: expected 18 characters DEppZZZ0nnnnnnnnnn "
-            f"(DE, 2 check digits, business code, '0' and 10 digits)"
+            f"(DE, 2 check digits, business code, '0' and 10 digits)",
+            "creditor_german_malformed",
         )
     if not at_02.is_valid(number):
         expected = at_02.calc_check_digits(number)
-        raise ValueError(f"creditor identifier {value!r} has wrong check digits {number[2:4]} (expected {expected})")
+        raise SepaValueError(
+            f"creditor identifier {value!r} has wrong check digits {number[2:4]} (expected {expected})",
+            "creditor_check_digits",
+            found=number[2:4],
+            expected=expected,
+        )
     return number
 
 
@@ -182,11 +221,12 @@ def normalize_iban(value: str, national: bool = True) -> str:
         for bank accounts in general (Odoo's own demo IBANs fail it), on where money is debited
     """
     if not (value or "").strip():
-        raise ValueError("the IBAN is empty")
+        raise SepaValueError("the IBAN is empty", "empty")
     try:
         return IBAN(value, validate_bban=national).compact
     except ValueError as exc:  # schwifty's exceptions are ValueErrors
-        raise ValueError(f"invalid IBAN {value!r}: {exc}") from None
+        code = next((code for kind, code in _IBAN_ERROR_CODES if isinstance(exc, kind)), "iban_invalid")
+        raise SepaValueError(f"invalid IBAN {value!r}: {exc}", code) from None
 
 
 def bic_for_iban(iban: str) -> str | None:
@@ -198,13 +238,13 @@ def bic_for_iban(iban: str) -> str | None:
 def normalize_bic(value: str) -> str:
     """The BIC ``value`` compact and upper-case (8 or 11 characters)."""
     if not (value or "").strip():
-        raise ValueError("the BIC is empty")
+        raise SepaValueError("the BIC is empty", "empty")
     try:
         bic = BIC(value).compact
     except ValueError as exc:
-        raise ValueError(f"invalid BIC {value!r}: {exc}") from None
+        raise SepaValueError(f"invalid BIC {value!r}: {exc}", "bic_invalid") from None
     if not _BIC_RE.fullmatch(bic):
-        raise ValueError(f"invalid BIC {value!r}: expected 8 or 11 letters and digits")
+        raise SepaValueError(f"invalid BIC {value!r}: expected 8 or 11 letters and digits", "bic_invalid")
     return bic
 
 

@@ -2,8 +2,26 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 
+from odoo.addons.account.controllers.portal import PortalAccount
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
+
+
+class SubscriptionInvoicePortal(PortalAccount):
+    """A posted subscription invoice is shown and downloaded as the official document, never as a proforma."""
+
+    @http.route()
+    def portal_my_invoice_detail(self, invoice_id, access_token=None, report_type=None, download=False, **kw):
+        try:
+            invoice_sudo = self._document_check_access("account.move", invoice_id, access_token)
+        except (AccessError, MissingError):
+            invoice_sudo = None
+        if invoice_sudo:
+            # on first access: generated once and stored like a sent invoice's PDF
+            invoice_sudo._subscription_generate_invoice_pdf()
+        return super().portal_my_invoice_detail(
+            invoice_id, access_token=access_token, report_type=report_type, download=download, **kw
+        )
 
 
 class SubscriptionPortal(CustomerPortal):

@@ -71,16 +71,52 @@ class AccountMove(models.Model):
                     regime = "export"
             move.subscription_tax_regime = regime
 
+    @api.depends("sepa_mandate_id")
+    def _compute_display_qr_code(self):
+        # a direct-debit invoice is paid by the debit: no QR code for a bank transfer
+        super()._compute_display_qr_code()
+        self.filtered("sepa_mandate_id").display_qr_code = False
+
+    @api.depends("sepa_mandate_id")
+    def _compute_display_link_qr_code(self):
+        super()._compute_display_link_qr_code()
+        self.filtered("sepa_mandate_id").display_link_qr_code = False
+
     # not on the company's setting: a changed pre-notification period must not move dates already notified
-    @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due")
+    @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due", "state")
     def _compute_sepa_debit_date(self):
         for move in self:
             if not move.sepa_mandate_id or not move.invoice_date:
                 move.sepa_debit_date = False
-                continue
-            move.sepa_debit_date = sepa.debit_date(
-                move.invoice_date, move.invoice_date_due, move.company_id.sepa_prenotification_days or 14
-            )
+            elif move.state == "posted":
+                # posting moved the due date to the debit date (see _sepa_move_due_date_to_debit_date)
+                move.sepa_debit_date = move.invoice_date_due
+            else:
+                move.sepa_debit_date = move._get_sepa_debit_date()
+
+    def _get_sepa_debit_date(self, date_ref=None):
+        """The debit date if the invoice is notified (posted, printed, sent) on ``date_ref`` (default
+        today): its due date, but at least the pre-notification period after that day, so a late or
+        catch-up invoice never announces a debit date in the past."""
+        self.ensure_one()
+        today = date_ref or fields.Date.context_today(self)
+        return sepa.debit_date(
+            max(self.invoice_date or today, today),
+            self.invoice_date_due,
+            self.company_id.sepa_prenotification_days or 14,
+        )
+
+    def _sepa_move_due_date_to_debit_date(self):
+        """Before posting: the due date of a direct-debit invoice becomes its debit date, so the
+        printed pre-notification, the due date and the pain.008 collection date are one date."""
+        by_date = {}
+        for move in self.filtered(lambda m: m.sepa_mandate_id and m.move_type == "out_invoice" and m.invoice_date):
+            debit_date = move._get_sepa_debit_date()
+            if move.invoice_date_due != debit_date:
+                by_date.setdefault(debit_date, []).append(move.id)
+        for debit_date, move_ids in by_date.items():
+            # the debit date is the one date the customer pays on: it replaces the payment term
+            self.browse(move_ids).write({"invoice_payment_term_id": False, "invoice_date_due": debit_date})
 
     def _get_sepa_prenotification_text(self):
         """The pre-notification of the debit (amount, date, mandate, creditor), or an empty string."""
@@ -97,10 +133,40 @@ class AccountMove(models.Model):
             creditor=self.company_id.sepa_creditor_identifier,
         )
 
+    def _subscription_generate_invoice_pdf(self):
+        """The official PDF of the posted subscription invoices among these that have none yet.
+
+        An invoice that was posted but not sent has no PDF, and Odoo's portal then shows the customer a
+        "Proforma Invoice"; this stores the real document (without marking the invoice as sent).
+        """
+        moves = self.filtered(
+            lambda m: (
+                m.state == "posted" and m.is_sale_document() and m.subscription_ids and not m.invoice_pdf_report_id
+            )
+        )
+        Send = self.env["account.move.send"]
+        for company_moves in moves.grouped("company_id").values():
+            invoices_data = {move: {"pdf_report": Send._get_default_pdf_report_id(move)} for move in company_moves}
+            Send._prepare_invoice_pdf_report(invoices_data)
+            attachments = (
+                self.env["ir.attachment"]
+                .sudo()
+                .create([data["pdf_attachment_values"] for data in invoices_data.values()])
+            )
+            for attachment in attachments:
+                move = company_moves.browse(attachment.res_id)
+                move.message_main_attachment_id = attachment
+            company_moves.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+        return moves
+
     # ------------------------------------------------------------------
     # Deferred revenue
     # ------------------------------------------------------------------
     def _post(self, soft=True):
+        today = fields.Date.context_today(self)
+        # as Odoo's _post: a soft posting leaves future-dated moves for their date
+        to_post = self.filtered(lambda m: m.state == "draft" and (not soft or m.date <= today))
+        to_post._sepa_move_due_date_to_debit_date()
         # only what is posted now is deferred now: a future-dated invoice is decided when it is posted
         self._deferral_move_revenue_to_deferred_account(soft=soft)
         posted = super()._post(soft)

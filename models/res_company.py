@@ -116,7 +116,7 @@ class ResCompany(models.Model):
                         "SEPA creditor identifier %(value)s of %(company)s is invalid: %(reason)s",
                         value=company.sepa_creditor_identifier,
                         company=company.name,
-                        reason=error,
+                        reason=self.env["res.partner.bank"]._get_sepa_error_reason(error),
                     )
                 ) from error
 

@@ -126,7 +126,8 @@ class ResPartner(models.Model):
         unmatched payments negative.
 
         :return: list of dicts with ``move_line`` (account.move.line), ``move`` (account.move), ``name``,
-            ``ref``, ``date`` (document date), ``date_maturity`` (due date), ``amount`` (original, company
+            ``ref``, ``date`` (document date), ``date_maturity`` (due date), ``ageing_date`` (the due date, or the
+            later date of a booked direct-debit collection that pays it), ``amount`` (original, company
             currency), ``amount_residual`` (open on ``date_ref``, company currency), ``currency`` (the item's
             currency), ``amount_currency``, ``amount_residual_currency``, ``days_overdue`` and ``bucket``
             (one of :data:`billing_core.ageing.BUCKETS`).
@@ -144,6 +145,8 @@ class ResPartner(models.Model):
             if company_currency.is_zero(residual) and line.currency_id.is_zero(residual_currency):
                 continue
             due_date = line.date_maturity or line.date
+            # paid by a booked direct-debit collection that debits after date_ref: not overdue before then
+            ageing_date = max(due_date, self._get_subscription_pending_debit_date(line, date_ref) or due_date)
             items.append(
                 {
                     "move_line": line,
@@ -157,13 +160,23 @@ class ResPartner(models.Model):
                     "currency": line.currency_id,
                     "amount_currency": line.amount_currency,
                     "amount_residual_currency": residual_currency,
-                    "days_overdue": ageing.days_overdue(due_date, date_ref),
-                    "bucket": ageing.ageing_bucket(due_date, date_ref),
+                    "ageing_date": ageing_date,
+                    "days_overdue": ageing.days_overdue(ageing_date, date_ref),
+                    "bucket": ageing.ageing_bucket(ageing_date, date_ref),
                 }
             )
         # an item without a due date is due on its date: sort it there, not after everything else
         items.sort(key=lambda item: (item["date_maturity"], item["date"], item["move_line"].id))
         return items
+
+    @api.model
+    def _get_subscription_pending_debit_date(self, line, date_ref):
+        """The date of the booked SEPA collection that pays receivable ``line`` after ``date_ref``, if any:
+        the bank debits the customer on it, so the item is not overdue before."""
+        partials = line.matched_credit_ids.filtered(
+            lambda p: p.max_date > date_ref and p.credit_move_id.sepa_collection_line_id
+        )
+        return max(partials.mapped("max_date"), default=None)
 
     @api.model
     def _get_subscription_residual_on(self, line, date_ref):
@@ -195,7 +208,7 @@ class ResPartner(models.Model):
             items = self._get_subscription_open_items(date_ref)
         currency = self.env.company.currency_id
         totals = ageing.ageing_totals(
-            ((item["date_maturity"], Decimal(str(currency.round(item["amount_residual"])))) for item in items),
+            ((item["ageing_date"], Decimal(str(currency.round(item["amount_residual"])))) for item in items),
             date_ref,
         )
         totals["overdue"] = totals["total"] - totals[ageing.NOT_DUE]

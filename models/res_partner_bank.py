@@ -24,7 +24,7 @@ class ResPartnerBank(models.Model):
                         "IBAN %(iban)s of %(partner)s is invalid: %(reason)s",
                         iban=account.acc_number,
                         partner=account.partner_id.display_name,
-                        reason=error,
+                        reason=self._get_sepa_error_reason(error),
                     )
                 ) from error
 
@@ -39,9 +39,46 @@ class ResPartnerBank(models.Model):
                         "BIC %(bic)s of the bank account of %(partner)s is invalid: %(reason)s",
                         bic=account.bank_id.bic,
                         partner=account.partner_id.display_name,
-                        reason=error,
+                        reason=self._get_sepa_error_reason(error),
                     )
                 ) from error
+
+    @api.model
+    def _get_sepa_error_reason(self, error):
+        """Why an IBAN, BIC or creditor identifier is invalid, in the user's language (never the English
+        text of the library that found it)."""
+        code = getattr(error, "code", None)
+        params = getattr(error, "params", {})
+        if code == "empty":
+            return self.env._("it is empty")
+        if code == "iban_check_digits":
+            return self.env._("the check digits do not match")
+        if code == "iban_national_check_digits":
+            return self.env._("the bank's own check digits in the account number do not match")
+        if code == "iban_length":
+            return self.env._("it does not have the length of an IBAN of its country")
+        if code == "iban_country":
+            return self.env._("it does not start with a known country code")
+        if code == "iban_structure":
+            return self.env._("the bank code or account number does not have the format of its country")
+        if code == "bic_invalid":
+            return self.env._("a BIC has 8 or 11 letters and digits (bank, country, location, optional branch)")
+        if code == "creditor_malformed":
+            return self.env._(
+                "expected a country code, 2 check digits, a 3-character business code and a national "
+                "identifier, at most 35 letters and digits"
+            )
+        if code == "creditor_german_malformed":
+            return self.env._(
+                "a German identifier has 18 characters: DE, 2 check digits, business code, 0 and 10 digits"
+            )
+        if code == "creditor_check_digits":
+            return self.env._(
+                "the check digits %(found)s do not match (expected %(expected)s)",
+                found=params.get("found"),
+                expected=params.get("expected"),
+            )
+        return self.env._("it is not valid")
 
     @api.model_create_multi
     def create(self, vals_list):

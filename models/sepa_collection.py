@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_date
+from odoo.tools import format_amount, format_date
 
 from ..billing_core import sepa
 
@@ -27,7 +27,8 @@ class SepaCollection(models.Model):
 
     name = fields.Char(required=True, copy=False, readonly=True, default="/")
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
-    currency_id = fields.Many2one(related="company_id.currency_id")
+    # SEPA debits are in euro whatever the company currency: amounts show in EUR, not the company's symbol
+    currency_id = fields.Many2one("res.currency", compute="_compute_currency_id")
     date_ref = fields.Date(string="Collect Invoices Due Up To", required=True, default=fields.Date.context_today)
     state = fields.Selection(
         [("draft", "Draft"), ("generated", "File Generated"), ("booked", "Booked"), ("cancelled", "Cancelled")],
@@ -66,6 +67,9 @@ class SepaCollection(models.Model):
     move_id = fields.Many2one("account.move", string="Booking Entry", readonly=True, copy=False)
     transaction_count = fields.Integer(compute="_compute_totals", store=True)
     control_sum = fields.Monetary(compute="_compute_totals", store=True)
+
+    def _compute_currency_id(self):
+        self.currency_id = self.env.ref("base.EUR")
 
     @api.depends("line_ids.amount", "line_ids.state")
     def _compute_totals(self):
@@ -205,7 +209,7 @@ class SepaCollection(models.Model):
                 _(
                     "Journal %(journal)s needs a valid IBAN as its bank account to collect direct debits: %(error)s",
                     journal=self.journal_id.name,
-                    error=error,
+                    error=self.env["res.partner.bank"]._get_sepa_error_reason(error),
                 )
             ) from error
         if not company.sepa_creditor_identifier:
@@ -351,7 +355,7 @@ class SepaCollection(models.Model):
             % _(
                 "Booked: %(count)s debits, %(amount)s, entry %(move)s, due %(date)s.",
                 count=len(lines),
-                amount=sum(lines.mapped("amount")),
+                amount=format_amount(self.env, sum(lines.mapped("amount")), currency),
                 move=move.name,
                 date=format_date(self.env, max(lines.mapped("collection_date"))),
             )

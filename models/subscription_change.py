@@ -5,7 +5,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_date
+from odoo.tools import format_amount, format_date
 
 from ..billing_core import periods as period_math
 from ..billing_core import pricing, proration
@@ -347,8 +347,8 @@ class SubscriptionChange(models.Model):
                     date=format_date(self.env, day),
                     user=change.user_id.name,
                     summary=change.summary,
-                    before=change.mrr_before,
-                    after=change.mrr_after,
+                    before=format_amount(self.env, change.mrr_before, change.currency_id),
+                    after=format_amount(self.env, change.mrr_after, change.currency_id),
                 )
             )
             if charges and (new_plan.change_invoicing == "immediate" or not sub.next_invoice_date):

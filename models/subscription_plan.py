@@ -303,3 +303,19 @@ class SubscriptionPlan(models.Model):
         return self.env["account.journal"].search(
             [*self.env["account.journal"]._check_company_domain(company), ("type", "=", "sale")], limit=1
         )
+
+    def _get_period_label(self):
+        """The billing period after an amount, e.g. "/ month", "/ 3 months", "/ year" (portal, documents)."""
+        self.ensure_one()
+        count, unit = self.billing_period_count, self.billing_period_unit
+        env = self.env
+        if count == 1:
+            return {"day": env._("/ day"), "week": env._("/ week"), "month": env._("/ month"), "year": env._("/ year")}[
+                unit
+            ]
+        return {
+            "day": env._("/ %(count)s days", count=count),
+            "week": env._("/ %(count)s weeks", count=count),
+            "month": env._("/ %(count)s months", count=count),
+            "year": env._("/ %(count)s years", count=count),
+        }[unit]

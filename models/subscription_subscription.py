@@ -313,6 +313,16 @@ class SubscriptionSubscription(models.Model):
                 current = current.truncated(sub.end_date)
             sub.current_period_start = current.start
             sub.current_period_end = current.end
+            if in_advance and reference == anchor and anchor > sub.start_date:
+                # re-anchored (resumed within a paid period) and nothing billed on the new schedule yet:
+                # the period paid before runs until the day before the anchor, not the one starting there
+                paid_until = anchor - timedelta(days=1)
+                paid = sub.invoice_line_ids.filtered(
+                    lambda line, end=paid_until: line.parent_state != "cancel" and line.subscription_period_end == end
+                )
+                if paid:
+                    sub.current_period_start = min(paid.mapped("subscription_period_start"))
+                    sub.current_period_end = paid_until
             # billed service is not read here (one query per subscription); the run skips it anyway
             sub.next_invoice_date = schedule.next_invoice_date(
                 sub._get_timeline(billed=()), sub._get_plan_rules(), has_usage=sub._has_usage_lines()
@@ -442,9 +452,18 @@ class SubscriptionSubscription(models.Model):
     def _get_date_horizon_years(self):
         return bounds_checks.get_date_horizon_years(self.env)
 
-    @api.constrains("payment_method", "sepa_mandate_id", "partner_id")
+    @api.constrains("payment_method", "sepa_mandate_id", "partner_id", "currency_id")
     def _check_sepa_mandate(self):
         for sub in self.filtered(lambda s: s.payment_method == "sepa_dd"):
+            if sub.currency_id.name != "EUR":
+                raise ValidationError(
+                    self.env._(
+                        "Subscription %(sub)s is billed in %(currency)s: SEPA direct debit collects euro only. "
+                        "Choose another payment method or bill it in EUR.",
+                        sub=sub.display_name,
+                        currency=sub.currency_id.name,
+                    )
+                )
             mandate = sub.sepa_mandate_id
             if not mandate:
                 raise ValidationError(
@@ -477,6 +496,17 @@ class SubscriptionSubscription(models.Model):
                     )
                 )
 
+    @api.onchange("plan_id")
+    def _onchange_plan_id_lines(self):
+        """Form preview: a new or draft subscription shows the chosen plan's lines, and so its MRR, before
+        it is saved (the same replacement happens in :meth:`write` for drafts changed without the form)."""
+        for sub in self.filtered(lambda s: s.state in (False, "draft") and s.plan_id):
+            plan_lines = sub.plan_id.line_ids.filtered(lambda pl: not pl.optional)
+            values = [sub._prepare_line_values_from_plan(plan_line) for plan_line in plan_lines]
+            for vals in values:
+                vals.pop("subscription_id")
+            sub.line_ids = [fields.Command.clear(), *(fields.Command.create(vals) for vals in values)]
+
     # ------------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------------
@@ -492,10 +522,20 @@ class SubscriptionSubscription(models.Model):
         for sub, vals in zip(subscriptions, vals_list, strict=True):
             if not vals.get("line_ids") and sub.plan_id.line_ids:
                 sub._create_lines_from_plan()
+        subscriptions._copy_missing_tiers_from_plan()
         return subscriptions
 
     def write(self, vals):
+        replanned = self.browse()
+        if "plan_id" in vals and "line_ids" not in vals:
+            replanned = self.filtered(lambda sub: sub.state == "draft" and sub.plan_id.id != vals["plan_id"])
         result = self._write_trial_aware(vals)
+        for sub in replanned:
+            # a draft moved to another plan takes that plan's lines (the form previews them the same way)
+            sub.line_ids.unlink()
+            sub._create_lines_from_plan()
+        if "line_ids" in vals:
+            self._copy_missing_tiers_from_plan()
         if "currency_id" in vals:
             # a draft subscription moved to another currency takes the plan's prices of that currency
             self.filtered(lambda sub: sub.state == "draft")._reprice_lines_from_plan()
@@ -971,7 +1011,10 @@ class SubscriptionSubscription(models.Model):
                 )
             )
         end = end_date or earliest
-        self._change_state("notice", request_date, reason=_("Ends on %(date)s.", date=format_date(self.env, end)))
+        note = _("Ends on %(date)s.", date=format_date(self.env, end))
+        if reason:
+            note = self.env._("Ends on %(date)s. Reason: %(reason)s", date=format_date(self.env, end), reason=reason)
+        self._change_state("notice", request_date, reason=note)
         self._write_system_fields(
             {"cancellation_request_date": request_date, "cancellation_reason": reason, "end_date": end}
         )
@@ -1357,6 +1400,27 @@ class SubscriptionSubscription(models.Model):
                     date=format_date(self.env, released_start),
                 )
             )
+
+    def _copy_missing_tiers_from_plan(self):
+        """Tiered lines copied from a plan line in the form (whose list cannot carry the tier table) get the
+        plan line's tiers in their price currency."""
+        lines = self.line_ids.filtered(
+            lambda line: line.plan_line_id and line.pricing_model != "per_unit" and not line.tier_ids
+        )
+        for line in lines:
+            tiers = line.plan_line_id.tier_ids.filtered(lambda t, c=line.price_currency_id: t.currency_id == c)
+            line.tier_ids = [
+                fields.Command.create(
+                    {
+                        "currency_id": tier.currency_id.id,
+                        "up_to": tier.up_to,
+                        "up_to_unlimited": tier.up_to_unlimited,
+                        "unit_price": tier.unit_price,
+                        "flat_fee": tier.flat_fee,
+                    }
+                )
+                for tier in tiers
+            ]
 
     def _create_lines_from_plan(self, plan_lines=None):
         """Create this subscription's lines from the plan's default (non-optional) lines."""

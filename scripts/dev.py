@@ -2,7 +2,8 @@
 """Developer commands for the ``subscription_billing`` Odoo 19 addon.
 
     python3 scripts/dev.py serve [--db NAME] [--port N] [--update] [--dev MODES] [-- ODOO_ARGS]
-    python3 scripts/dev.py test  [--without-demo] [--skip-install-checks] [--keep-db]
+    python3 scripts/dev.py test  [--without-demo] [--skip-install-checks] [--keep-db] [--timeout MIN]
+    python3 scripts/dev.py pytest FILE... [--db NAME] [--update] [-- PYTEST_ARGS]
 
 The repository root *is* the addon.  Odoo finds it through a symlink named
 ``subscription_billing`` kept in the cache folder, so the checkout folder may
@@ -26,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -456,15 +458,21 @@ class LogScan:
         self.skipped = 0
         self.errors = []  # ERROR / CRITICAL log lines
         self.markers = []  # "SBCHECK ..." lines printed by our shell scripts
+        self.demo = []  # "SBDEMO ..." lines of scripts/demo_germany.py
+        self.last_test = None  # "Class.test_name" of the last "Starting ..." line
 
     def feed(self, line):
         match = LOG_LINE.match(line)
         if not match:
             if line.startswith("SBCHECK "):
                 self.markers.append(line.split(" ", 3)[1:])
+            elif line.startswith("SBDEMO "):
+                self.demo.append(line.split(" ", 2)[1:])
             return
         if match["level"] in ("ERROR", "CRITICAL"):
             self.errors.append(line)
+        if match["msg"].startswith("Starting ") and match["msg"].endswith(" ..."):
+            self.last_test = match["msg"][len("Starting ") : -len(" ...")]
         if match["logger"] == "odoo.tests.result" and (result := TEST_RESULT.match(match["msg"])):
             self.reports.append(tuple(int(result[k]) for k in ("failed", "errors", "run")))
         elif match["msg"].startswith("skipped ") and match["level"] == "INFO":
@@ -479,10 +487,55 @@ class LogScan:
         return sum(r[0] + r[1] for r in self.reports)
 
 
-def run_odoo(args, checkout, logfile, echo=True, stdin=None):
-    """Run ``python3 -m odoo ARGS``; tee its output to ``logfile`` (and stdout); return (rc, scan)."""
-    cmd = python_cmd("-m", "odoo", *args)
+#: signal on which Odoo dumps every thread's stack: a real-time one, as Odoo handles SIGUSR1/2 and SIGQUIT
+DUMP_SIGNAL = signal.SIGRTMIN + 2
+#: ``python -m odoo`` with faulthandler listening on DUMP_SIGNAL (stack dump on a time-out)
+ODOO_MAIN = (
+    f"import faulthandler, runpy; faulthandler.register({int(DUMP_SIGNAL)}, all_threads=True); "
+    "runpy.run_module('odoo', run_name='__main__', alter_sys=True)"
+)
+
+
+class PhaseTimeout(Exception):
+    """A phase ran longer than its time-out (Odoo was stopped; the message says where it hung)."""
+
+
+#: What a hanging Odoo waits for: the sessions of its database that wait, and who blocks them.
+LOCK_WAITS_SQL = """
+SELECT a.pid, a.state, a.wait_event_type || ':' || a.wait_event,
+       now() - a.query_start, pg_blocking_pids(a.pid), left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)
+  FROM pg_stat_activity a
+ WHERE a.datname = '{db}' AND a.pid <> pg_backend_pid()
+ ORDER BY a.query_start
+"""
+
+
+def run_odoo(args, checkout, logfile, echo=True, stdin=None, timeout=None, on_timeout=None, extra_env=None):
+    """Run ``python3 -m odoo ARGS``; tee its output to ``logfile`` (and stdout); return (rc, scan).
+
+    With ``timeout`` (seconds): when it is exceeded, Odoo dumps its threads' stacks (``faulthandler`` on
+    a real-time signal: it works even in a thread blocked in a database call, unlike Odoo's own SIGQUIT
+    dump), ``on_timeout()`` may add lines (e.g. the database's lock waits),
+    Odoo is stopped and :class:`PhaseTimeout` raised with the last test started and those lines.
+    """
+    cmd = python_cmd("-c", ODOO_MAIN, *args)
     scan = LogScan()
+    expired = threading.Event()
+    diagnosis = []
+
+    def _expire():
+        expired.set()
+        with contextlib.suppress(OSError):
+            # every thread's stack into the log, also of a thread blocked in a database call
+            proc.send_signal(DUMP_SIGNAL)
+        time.sleep(3)
+        if on_timeout:
+            with contextlib.suppress(Exception):
+                diagnosis.extend(on_timeout())
+        # the whole process group: a child Odoo started (wkhtmltopdf, a browser) may hold the output
+        # pipe open after Odoo itself ended, which would keep this loop waiting for ever
+        _stop_group(proc)
+
     with open(logfile, "w", encoding="utf-8") as out:
         out.write("$ " + shlex.join(cmd) + "\n")
         proc = subprocess.Popen(
@@ -491,8 +544,13 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=checkout.home,
-            env=_odoo_env(),
+            env={**_odoo_env(), **(extra_env or {})},
+            start_new_session=True,  # its own process group, stopped as a whole (see _stop_group)
         )
+        timer = threading.Timer(timeout, _expire) if timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
         try:
             if stdin:
                 proc.stdin.write(stdin.encode())
@@ -504,15 +562,46 @@ def run_odoo(args, checkout, logfile, echo=True, stdin=None):
                 if echo:
                     sys.stdout.write(line)
                     sys.stdout.flush()
-            return proc.wait(), scan
+            rc = proc.wait()
+            if expired.is_set():
+                for line in diagnosis:
+                    out.write(f"[dev.py] {line}\n")
+                raise PhaseTimeout(
+                    "\n".join(
+                        [
+                            f"Odoo ran longer than {timeout / 60:g} min and was stopped "
+                            f"(last test started: {scan.last_test or 'none'}); "
+                            f"the stacks of its threads are in {logfile} (search 'most recent call first')",
+                            *diagnosis,
+                        ]
+                    )
+                )
+            return rc, scan
         finally:
+            if timer:
+                timer.cancel()
             if proc.poll() is None:  # interrupted: stop Odoo before dropping its database
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _stop_group(proc)
+
+
+def _stop_group(proc, grace=30):
+    """Terminate ``proc`` and every process of its group (it was started in a new session)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def lock_waits(pg, db):
+    """Lines describing what the sessions of ``db`` are doing and who blocks them (for a time-out)."""
+    rows = pg.psql(LOCK_WAITS_SQL.format(db=db), check=False).splitlines()
+    if not rows:
+        return [f"no session on database {db}"]
+    return [f"session of {db} (pid|state|wait|running for|blocked by|query): {row}" for row in rows]
 
 
 def _odoo_env():
@@ -537,16 +626,41 @@ def cmd_serve(args):
     conf = checkout.write_conf(pg, odoo_info)
     base = ["server", "-c", str(conf), "-d", args.db]
     if not pg.database_exists(args.db):
-        log(f"database {args.db} does not exist: installing {ADDON} with demo data (about a minute)")
+        log(
+            f"database {args.db} does not exist: installing {ADDON} with l10n_de, l10n_eu_oss and demo data, "
+            f"then the German demo company (about 4 minutes)"
+        )
         logfile = checkout.logs / f"{args.db}-install.log"
         rc, scan = run_odoo(
-            [*base, "-i", ADDON, "--with-demo", "--stop-after-init", "--no-http", "--max-cron-threads=0"],
+            [
+                *base,
+                "-i",
+                f"l10n_de,l10n_eu_oss,{ADDON}",
+                "--with-demo",
+                "--stop-after-init",
+                "--no-http",
+                "--max-cron-threads=0",
+            ],
             checkout,
             logfile,
         )
+        if not rc and pg.database_exists(args.db):
+            # the demo lives on a German company (SKR03, SEPA, OSS, ...): scripts/demo_germany.py
+            demo_log = checkout.logs / f"{args.db}-demo.log"
+            rc, scan = run_odoo(
+                ["shell", "-c", str(conf), "-d", args.db, "--no-http", "--max-cron-threads=0", "--log-level=warn"],
+                checkout,
+                demo_log,
+                echo=False,
+                stdin=(REPO / "scripts" / "demo_germany.py").read_text(),
+            )
+            if rc or not any(marker[0] == "OK" for marker in scan.demo):
+                logfile = demo_log
+                rc = rc or 1
         if rc or not pg.database_exists(args.db):
             pg.drop_database(args.db, checkout.data_dir)
             raise DevError(f"installing {ADDON} into {args.db} failed (log: {logfile})")
+        log("German demo company ready: Abo Software GmbH (portal user anna.mueller / anna.mueller)")
     elif args.update:
         base += ["-u", ADDON]
     cmd = python_cmd("-m", "odoo", *base, "--http-interface=127.0.0.1", f"--http-port={args.port}")
@@ -559,6 +673,53 @@ def cmd_serve(args):
     log("$ " + shlex.join(cmd))
     os.chdir(checkout.home)
     os.execvpe(cmd[0], cmd, _odoo_env())
+
+
+# --------------------------------------------------------------------------
+# pytest (one test file with pytest-odoo)
+# --------------------------------------------------------------------------
+
+PYTEST_DB = "subscription_billing_pytest"
+
+
+def cmd_pytest(args):
+    """Run Odoo test files of the addon with pytest-odoo on a database kept between runs."""
+    odoo_info = probe_odoo()
+    cache = cache_dir()
+    checkout = Checkout(cache)
+    checkout.prepare()
+    pg = Postgres(cache).ensure()
+    conf = checkout.write_conf(pg, odoo_info)
+    base = ["server", "-c", str(conf), "-d", args.db, "--stop-after-init", "--no-http", "--max-cron-threads=0"]
+    logfile = checkout.logs / f"{args.db}-install.log"
+    if not pg.database_exists(args.db) or args.update:
+        action = "updating" if pg.database_exists(args.db) else "installing"
+        log(f"{action} {ADDON} (with l10n_de, l10n_eu_oss and demo data) in {args.db} (log: {logfile})")
+        modules = ["-u", ADDON] if action == "updating" else ["-i", f"l10n_de,l10n_eu_oss,{ADDON}", "--with-demo"]
+        rc, _scan = run_odoo([*base, *modules], checkout, logfile, echo=False)
+        if rc:
+            raise DevError(f"{action} {ADDON} in {args.db} failed (log: {logfile})")
+    # pytest-odoo imports a test as odoo.addons.<folder of the manifest>...: give it the files through
+    # the symlink named after the addon, so the checkout folder may have any name
+    files = []
+    for name in args.files:
+        path = Path(name).resolve()
+        try:
+            files.append(str(checkout.addons / ADDON / path.relative_to(REPO)))
+        except ValueError:
+            raise DevError(f"{name} is not a file of this checkout ({REPO})") from None
+    cmd = python_cmd(
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--odoo-config={conf}",
+        f"--odoo-database={args.db}",
+        *files,
+        *args.pytest_args,
+    )
+    log("$ " + shlex.join(cmd))
+    return subprocess.run(cmd, cwd=checkout.home, env=_odoo_env(), check=False).returncode
 
 
 # --------------------------------------------------------------------------
@@ -626,7 +787,7 @@ class Report:
         return failed
 
 
-def phase_pure(checkout, report):
+def phase_pure(args, checkout, report):
     """Run the Odoo-free tests of billing_core with pytest."""
     t0 = time.monotonic()
     tests = REPO / "billing_core" / "tests"
@@ -653,7 +814,16 @@ def phase_pure(checkout, report):
     ]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     log("$ " + shlex.join(cmd))
-    rc = subprocess.run(cmd, cwd=checkout.pure, env=env, stdin=subprocess.DEVNULL).returncode
+    try:
+        rc = subprocess.run(
+            cmd, cwd=checkout.pure, env=env, stdin=subprocess.DEVNULL, timeout=args.timeout * 60
+        ).returncode
+    except subprocess.TimeoutExpired:
+        xml.unlink(missing_ok=True)
+        message = f"pytest ran longer than {args.timeout} min and was stopped"
+        print(f"ERROR: {message}", flush=True)
+        report.add("pure tests (billing_core)", 0, 1, time.monotonic() - t0, message)
+        return
     total = failed = skipped = 0
     with contextlib.suppress(OSError, ET.ParseError):
         for suite in ET.parse(xml).getroot().iter("testsuite"):
@@ -669,7 +839,7 @@ def phase_pure(checkout, report):
     report.add("pure tests (billing_core)", max(total - failed - skipped, 0), failed, time.monotonic() - t0, notes)
 
 
-def phase_odoo_tests(args, checkout, db, report):
+def phase_odoo_tests(args, checkout, db, report, pg):
     """Install the addon (with l10n_de and l10n_eu_oss) on a fresh database and run its tests."""
     t0 = time.monotonic()
     logfile = checkout.logs / f"{db}.log"
@@ -694,8 +864,22 @@ def phase_odoo_tests(args, checkout, db, report):
     ]
     if not args.without_demo:
         odoo_args.append("--with-demo")
-    log(f"Odoo tests on fresh database {db} (log: {logfile})")
-    rc, scan = run_odoo(odoo_args, checkout, logfile)
+    log(f"Odoo tests on fresh database {db} (log: {logfile}, time-out {args.timeout} min)")
+    try:
+        rc, scan = run_odoo(
+            odoo_args,
+            checkout,
+            logfile,
+            timeout=args.timeout * 60,
+            on_timeout=lambda: lock_waits(pg, db),
+            # a test waiting for a row lock fails after 3 minutes with "lock timeout" (naming the
+            # statement) instead of stalling the run: no test of ours waits for a lock on purpose
+            extra_env={"PGOPTIONS": (os.environ.get("PGOPTIONS", "") + " -c lock_timeout=180s").strip()},
+        )
+    except PhaseTimeout as exc:
+        print(f"ERROR: {exc}", flush=True)
+        report.add("Odoo tests", 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
+        return
     problems = []
     if not scan.reports:
         problems.append("no test result line in the log (did Odoo crash?)")
@@ -746,26 +930,43 @@ with Registry(env.cr.dbname).cursor() as cr:
 """
 
 
-def phase_install_checks(checkout, db, report):
+def phase_install_checks(args, checkout, db, report, pg):
     """No-demo install with l10n_de, SKR03 chart on the company, then uninstall the addon."""
     t0 = time.monotonic()
     base = ["-c", str(checkout.conf), "-d", db, "--max-cron-threads=0", "--workers=0"]
     log_install = checkout.logs / f"{db}-install.log"
     log_shell = checkout.logs / f"{db}-uninstall.log"
     log(f"install checks on fresh database {db} without demo (logs: {log_install}, {log_shell})")
-    rc1, scan1 = run_odoo(
-        ["server", *base, "-i", f"l10n_de,{ADDON}", "--stop-after-init", "--no-http", "--log-level=warn"],
-        checkout,
-        log_install,
-        echo=False,
-    )
+    limits = {"timeout": args.timeout * 60, "on_timeout": lambda: lock_waits(pg, db)}
+    try:
+        rc1, scan1 = run_odoo(
+            ["server", *base, "-i", f"l10n_de,{ADDON}", "--stop-after-init", "--no-http", "--log-level=warn"],
+            checkout,
+            log_install,
+            echo=False,
+            **limits,
+        )
+    except PhaseTimeout as exc:
+        print(f"ERROR: {exc}", flush=True)
+        report.add("install/SKR03/uninstall checks", 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
+        return
     results = {"install": (rc1 == 0 and not scan1.errors, f"exit {rc1}, {len(scan1.errors)} ERROR line(s)")}
     t1 = time.monotonic()
     if rc1 == 0:
         script = CHECK_SCRIPT % {"addon": ADDON, "skr03": SKR03}
-        rc2, scan2 = run_odoo(
-            ["shell", *base, "--no-http", "--log-level=warn"], checkout, log_shell, echo=False, stdin=script
-        )
+        try:
+            rc2, scan2 = run_odoo(
+                ["shell", *base, "--no-http", "--log-level=warn"],
+                checkout,
+                log_shell,
+                echo=False,
+                stdin=script,
+                **limits,
+            )
+        except PhaseTimeout as exc:
+            print(f"ERROR: {exc}", flush=True)
+            report.add("install/SKR03/uninstall checks", 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
+            return
         for name, status, *detail in scan2.markers:
             results[name] = (status == "OK", " ".join(detail))
         for name in ("skr03", "deferred_account", "installed", "uninstalled"):
@@ -801,7 +1002,7 @@ def cmd_test(args):
     cache = cache_dir()
     checkout = Checkout(cache)
     checkout.prepare()
-    phase_pure(checkout, report)
+    phase_pure(args, checkout, report)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
     dbs = [f"sb_test_{stamp}_{os.getpid()}", f"sb_check_{stamp}_{os.getpid()}"]
@@ -816,11 +1017,11 @@ def cmd_test(args):
         )
         report.info.append(f"Odoo {odoo_info['version']}, config {checkout.conf}, logs in {checkout.logs}")
         log(report.info[0])
-        phase_odoo_tests(args, checkout, dbs[0], report)
+        phase_odoo_tests(args, checkout, dbs[0], report, pg)
         if args.skip_install_checks:
             log("install checks skipped (--skip-install-checks)")
         else:
-            phase_install_checks(checkout, dbs[1], report)
+            phase_install_checks(args, checkout, dbs[1], report, pg)
     except DevError as exc:
         print(f"ERROR: {exc}", flush=True)
         report.add("setup", 0, 1, 0, str(exc).splitlines()[0])
@@ -870,7 +1071,25 @@ def main(argv=None):
         "--skip-install-checks", action="store_true", help="skip the no-demo install / l10n_de SKR03 / uninstall checks"
     )
     test.add_argument("--keep-db", action="store_true", help="do not drop the throwaway databases")
+    test.add_argument(
+        "--timeout",
+        type=int,
+        default=40,
+        metavar="MIN",
+        help="time-out of each phase in minutes (default 40; the Odoo tests take 4-6 min): a phase running "
+        "longer is stopped, with the stacks of Odoo's threads in its log and the database's lock waits printed",
+    )
     test.set_defaults(func=cmd_test)
+
+    pytest_cmd = sub.add_parser(
+        "pytest",
+        help="run Odoo test files of the addon with pytest-odoo (the database is created once and kept)",
+    )
+    pytest_cmd.add_argument("files", nargs="+", help="test files, e.g. tests/test_sepa.py")
+    pytest_cmd.add_argument("--db", default=PYTEST_DB, type=db_name, help=f"database (default {PYTEST_DB})")
+    pytest_cmd.add_argument("--update", action="store_true", help=f"run -u {ADDON} first (after changing models)")
+    # extra pytest options follow '--' (e.g. -- -k sepa -x); split off in main()
+    pytest_cmd.set_defaults(func=cmd_pytest)
 
     bench = sub.add_parser("bench", help="run a benchmark script of benchmarks/ on a fresh database")
     bench.add_argument(
@@ -896,7 +1115,12 @@ def main(argv=None):
     )
     bench.set_defaults(func=cmd_bench)
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pytest_args = []
+    if argv[:1] == ["pytest"] and "--" in argv:
+        argv, pytest_args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = parser.parse_args(argv)
+    args.pytest_args = pytest_args
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return args.func(args)

@@ -65,6 +65,10 @@ class TestGermanMerchantClosesAMonth(GermanCompanyCommon):
         wizard = self.env["deferred.revenue.recognition.wizard"].create({"date": date(2026, 1, 31)})
         action = wizard.action_recognise()
         entry = self.env["account.move"].search(action["domain"])
+        self.assertEqual(action["res_model"], "account.move")
+        list_view = self.env.ref("account.view_move_tree")
+        views = [tuple(view) for view in action["views"]]
+        self.assertIn((list_view.id, "list"), views, "the journal entries list, not the invoices'")
         self.assertEqual(len(entry), 1, "one entry for the month and journal")
         self.assertEqual(entry.date, date(2026, 1, 31))
         share = 31 / 365

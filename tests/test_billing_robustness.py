@@ -61,10 +61,16 @@ class TestBillingErrors(SubscriptionCommon):
     def test_billing_run_wizard_bills_everything_due_up_to_its_date(self):
         sub = self._start(start_date=date(2026, 1, 1))
         wizard = self.env["subscription.billing.run.wizard"].create({"date_ref": date(2026, 2, 1)})
-        wizard.action_run()
+        action = wizard.action_run()
         self.assertEqual(
             self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
         )
+        # the summary also when invoices were created, then the customer invoice list with its columns
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("2 invoice(s) created, 0 subscription(s) in error", action["params"]["message"])
+        invoices = action["params"]["next"]
+        self.assertEqual(self.env["account.move"].search(invoices["domain"]), sub.invoice_ids)
+        self.assertEqual(invoices["context"]["default_move_type"], "out_invoice", "customer and date columns")
 
 
 @tagged("post_install", "-at_install", "subscription_billing")

@@ -551,6 +551,24 @@ class TestDeferredRevenue(SubscriptionCommon):
         report.action_show()
         self.assertEqual(report.line_ids.mapped("month_label"), ["01/2026", "02/2026", "03/2026"])
 
+    def test_waterfall_shows_planned_recognition_for_months_not_recognised_yet(self):
+        _sub, invoice = self._yearly_invoice()
+        self.Line._recognise_until(date(2026, 1, 31))
+        report = self.env["deferred.revenue.report"].create(
+            {"date_from": date(2026, 1, 1), "date_to": date(2026, 12, 31)}
+        )
+        rows = report._get_waterfall()
+        self.assertEqual(len(rows), 12)
+        schedule_months = invoice.deferred_schedule_ids.line_ids.sorted("date")
+        self.assertEqual(float(rows[0]["planned"]), 0.0, "January is recognised (booked)")
+        for row, month in zip(rows[1:], schedule_months[1:], strict=True):
+            self.assertEqual(row["month"], month.date)
+            self.assertAlmostEqual(float(row["planned"]), month.amount, msg=month.date)
+            self.assertAlmostEqual(float(row["closing"]), 1200.0 - schedule_months[0].amount, msg="booked")
+        self.assertAlmostEqual(float(rows[-1]["planned_closing"]), 0.0, msg="all of it recognised by December")
+        report.action_show()
+        self.assertAlmostEqual(sum(report.line_ids.mapped("planned")), 1200.0 - schedule_months[0].amount)
+
 
 @tagged("post_install", "-at_install", "subscription_billing")
 class TestRevenueRecognitionConcurrency(CommittedDataCase):

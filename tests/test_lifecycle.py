@@ -218,6 +218,17 @@ class TestLifecycle(SubscriptionCommon):
             self._billed_periods(sub), [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28))]
         )
 
+    def test_current_period_right_after_a_resume_within_the_paid_period_is_that_period(self):
+        sub = self._start(start_date=date(2026, 1, 1))
+        sub._run_billing(date(2026, 3, 1))  # January to March paid in advance
+        sub._pause(date(2026, 3, 10))
+        sub._resume(date(2026, 3, 20))
+        # March is paid and running, April starts the new schedule
+        self.assertEqual((sub.current_period_start, sub.current_period_end), (date(2026, 3, 1), date(2026, 3, 31)))
+        self.assertEqual(sub.next_invoice_date, date(2026, 4, 1))
+        sub._run_billing(date(2026, 4, 1))
+        self.assertEqual((sub.current_period_start, sub.current_period_end), (date(2026, 4, 1), date(2026, 4, 30)))
+
     def test_resume_keeps_the_used_days_before_the_pause_billable(self):
         # In arrears, February 1-9 is used before the pause of 10 February and due on 10 February.
         # The customer resumes the same day, before the daily billing run: those days must still
@@ -274,6 +285,7 @@ class TestLifecycle(SubscriptionCommon):
         message = self._state_messages(sub)[0]
         self.assertIn(format_date(self.env, date(2026, 11, 30)), message.body, "effective on the request")
         self.assertIn(format_date(self.env, date(2026, 12, 31)), message.body, "and tells the end date")
+        self.assertIn("Reason: Moving to a competitor", message.body, "the customer's reason in the chatter")
 
     def test_notice_received_after_30_november_renews_for_another_year(self):
         sub = self._start(plan=self.plan_term, start_date=date(2026, 1, 1))
@@ -519,3 +531,35 @@ class TestLifecycle(SubscriptionCommon):
             wizard.action_confirm()
         self.assertEqual(sub.state, "active")
         self.assertFalse(sub.end_date)
+
+    # ------------------------------------------------------------------
+    # choosing the plan of a new or draft subscription
+    # ------------------------------------------------------------------
+    def test_plan_chosen_on_a_new_subscription_shows_its_lines_and_mrr_before_saving(self):
+        form = Form(self.env["subscription.subscription"])
+        form.partner_id = self.customer
+        form.plan_id = self.plan_yearly
+        self.assertEqual(len(form.line_ids), 1, "the plan's line, before saving")
+        self.assertEqual(form.line_ids.edit(0).product_id, self.product_hosting)
+        self.assertEqual(form.mrr, 100.0, "1200.00 a year")
+        form.plan_id = self.plan_monthly
+        self.assertEqual(len(form.line_ids), 1, "the other plan's line replaces it")
+        self.assertEqual(form.mrr, 100.0)
+        sub = form.save()
+        self.assertEqual(sub.line_ids.plan_line_id, self.plan_monthly.line_ids)
+
+    def test_changing_the_plan_of_a_draft_replaces_its_lines(self):
+        plan_two = self._create_plan(code="TWO", name="Two lines", price=10.0)
+        self.env["subscription.plan.line"].create(
+            {"plan_id": plan_two.id, "product_id": self.product_support.id, "price_unit": 30.0, "quantity": 2}
+        )
+        sub = self._create_subscription()
+        self.assertEqual(sub.line_ids.plan_line_id, self.plan_monthly.line_ids)
+        with Form(sub) as form:
+            form.plan_id = plan_two
+            self.assertEqual(len(form.line_ids), 2)
+            self.assertEqual(form.mrr, 70.0, "10.00 + 2 x 30.00")
+        self.assertEqual(sub.line_ids.plan_line_id, plan_two.line_ids)
+        sub.write({"plan_id": self.plan_yearly.id})  # without the form (import, RPC)
+        self.assertEqual(sub.line_ids.plan_line_id, self.plan_yearly.line_ids)
+        self.assertEqual(sub.mrr, 100.0)

@@ -1,3 +1,4 @@
+import html
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -554,6 +555,9 @@ class TestPlanChanges(SubscriptionCommon):
         self.assertIn("Yearly small → Yearly large", body)
         self.assertIn(self._fmt(date(2026, 3, 1)), body)
         self.assertIn(self.env.user.name, body)
+        # MRR as money, not as a float
+        money = [format_amount(self.env, amount, sub.currency_id) for amount in (100.0, 200.0)]
+        self.assertIn(f"(MRR {money[0]} → {money[1]})", html.unescape(body))
 
     def test_quantity_change_history_counts_the_seats(self):
         sub = self._start(plan=self.plan_seats, start_date=date(2026, 1, 1))

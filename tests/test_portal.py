@@ -1,6 +1,9 @@
 from datetime import date
 from urllib.parse import urlparse
 
+from lxml import html
+
+from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import SubscriptionCommon
@@ -120,6 +123,83 @@ class TestPortal(SubscriptionCommon, HttpCase):
         response = self.url_open(f"/my/subscriptions/{self.sub_own.id}")
         self.assertNotIn(self.sub_own.name, response.text)
         self.assertNotEqual(urlparse(response.url).path, f"/my/subscriptions/{self.sub_own.id}")
+
+    def test_detail_shows_amounts_per_period_whole_quantities_tiers_and_usage(self):
+        metric = self.env["subscription.usage.metric"].create(
+            {"name": "API calls", "code": "portal_api_calls", "aggregation": "sum"}
+        )
+        tiers = [
+            Command.create({"currency_id": self.currency.id, "up_to": 10, "unit_price": 5.0}),
+            Command.create({"currency_id": self.currency.id, "up_to_unlimited": True, "unit_price": 3.0}),
+        ]
+        plan = self.env["subscription.plan"].create(
+            {
+                "name": "Portal Tiered Plan",
+                "code": "PTIER",
+                "line_ids": [
+                    Command.create({"product_id": self.product_portal.id, "price_unit": 75.0, "quantity": 3}),
+                    Command.create(
+                        {
+                            "product_id": self.product_hosting.id,
+                            "name": "Seats, tiered",
+                            "price_unit": 0.0,
+                            "quantity": 12,
+                            "pricing_model": "graduated",
+                            "tier_ids": tiers,
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "product_id": self.product_support.id,
+                            "name": "API usage",
+                            "price_unit": 0.01,
+                            "line_type": "usage",
+                            "metric_id": metric.id,
+                        }
+                    ),
+                ],
+            }
+        )
+        sub = self._start(plan=plan, partner=self.customer, start_date=date(2026, 1, 1))
+        self.authenticate("anna_portal", self.portal_password)
+        page = html.fromstring(self._get(f"/my/subscriptions/{sub.id}").text)
+        rows = page.xpath("//table[@id='subscription_lines']/tbody/tr")
+        cells = [[" ".join(td.text_content().split()) for td in row.xpath("td")] for row in rows]
+        portal_row, tiered_row, usage_row = cells
+        self.assertEqual(portal_row[1], "3", "a whole quantity without .0")
+        self.assertIn("/ month", portal_row[2])
+        self.assertIn("/ month", portal_row[3])
+        self.assertIn("Tiered, graduated", tiered_row[2], "the tiers, not a 0.00 unit price")
+        self.assertIn("up to 10", tiered_row[2])
+        self.assertIn("and above", tiered_row[2])
+        self.assertEqual(usage_row[1], "", "usage has no quantity of its own")
+        self.assertIn("per unit of API calls", usage_row[2])
+        self.assertEqual(usage_row[3], "By usage")
+        self.assertIn("/ month", page.xpath("string(//div[@id='subscription_content'])"))
+
+    def test_detail_breadcrumb_ends_with_the_subscription_not_an_invoice(self):
+        self.authenticate("anna_portal", self.portal_password)
+        page = html.fromstring(self._get(f"/my/subscriptions/{self.sub_own.id}").text)
+        items = page.xpath("//ol[contains(@class, 'o_portal_submenu')]/li")
+        crumbs = [" ".join(li.text_content().split()) for li in items]
+        self.assertEqual(crumbs[-1], self.sub_own.name)
+        self.assertNotIn(self.invoice_own.name, " ".join(crumbs))
+
+    def test_posted_subscription_invoice_is_the_official_document_not_a_proforma(self):
+        invoice = self.invoice_own
+        self.assertEqual(invoice.state, "posted")
+        self.assertFalse(invoice.invoice_pdf_report_id, "posted by the billing run, not sent")
+        token = invoice._portal_ensure_token()
+        body = self._get(f"/my/invoices/{invoice.id}?report_type=html&access_token={token}").text
+        self.assertIn(invoice.name, body)
+        self.assertNotIn("Proforma Invoice", body)
+        invoice.invalidate_recordset()
+        pdf = invoice.invoice_pdf_report_id
+        self.assertTrue(pdf, "the official PDF was generated on first access")
+        self.assertFalse(invoice.is_move_sent, "generating it is not sending it")
+        response = self._get(f"/my/invoices/{invoice.id}?report_type=pdf&download=1&access_token={token}")
+        self.assertEqual(response.content, pdf.raw, "the download is the stored document")
+        self.assertEqual(invoice.invoice_pdf_report_id, pdf, "generated once")
 
     # ------------------------------------------------------------------
     # portal home

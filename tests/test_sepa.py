@@ -214,6 +214,7 @@ class TestSepa(SubscriptionCommon):
         message = str(caught.exception)
         self.assertIn(self.company.name, message)
         self.assertIn("DE99ZZZ09999999999", message)
+        self.assertIn("the check digits 99 do not match (expected 98)", message)
         self.assertEqual(self.company.sepa_creditor_identifier, CREDITOR_ID, "nothing was written")
 
     def test_creditor_identifier_is_normalised_for_the_file(self):
@@ -227,6 +228,9 @@ class TestSepa(SubscriptionCommon):
         message = str(caught.exception)
         self.assertIn("Jörg Straße", message)
         self.assertIn(bad_iban, message)
+        # our own (translatable) reason, not the library's English text pasted into a translated sentence
+        self.assertIn("the check digits do not match", message)
+        self.assertNotIn("Invalid checksum digits", message)
         self.assertFalse(
             self.env["res.partner.bank"].search_count([("partner_id", "=", self.debtor_person.id)]),
             "no bank account was written",
@@ -425,8 +429,8 @@ class TestSepa(SubscriptionCommon):
     def test_debit_date_is_the_invoice_date_plus_the_prenotification_period(self):
         self.assertEqual(self.company.sepa_prenotification_days, 14)
         invoice = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
-        self.assertEqual(invoice.invoice_date_due, date(2026, 1, 1))
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15))
+        self.assertEqual(invoice.invoice_date_due, date(2026, 1, 15), "the due date is the debit date")
 
     def test_debit_date_is_the_due_date_when_that_is_later(self):
         term = self.env.ref("account.account_payment_term_30days")
@@ -445,6 +449,43 @@ class TestSepa(SubscriptionCommon):
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15))
         self.company.sepa_prenotification_days = 5
         self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 15), "the customer was told 15 January")
+
+    def test_catch_up_invoices_are_debited_the_prenotification_period_after_billing(self):
+        # billed on 10 January for December and January: the debit date is never in the past
+        sub = self._dd_subscription(self._mandate(self.debtor_person), start_date=date(2025, 12, 1))
+        invoices = self._bill(sub, date(2026, 1, 10))
+        self.assertEqual(sorted(invoices.mapped("invoice_date")), [date(2025, 12, 1), date(2026, 1, 1)])
+        for invoice in invoices:
+            self.assertEqual(invoice.sepa_debit_date, date(2026, 1, 24))
+            self.assertEqual(invoice.invoice_date_due, date(2026, 1, 24), "the due date moves with it")
+            self.assertIn("01/24/2026", invoice._get_sepa_prenotification_text())
+        collection = self._gather(today=date(2026, 1, 10))
+        self.assertEqual(collection.line_ids.invoice_id, invoices)
+        collection.action_generate()
+        self.assertEqual([info.collection_date for info in self._read(collection).payment_infos], [date(2026, 1, 24)])
+
+    def test_invoice_posted_after_its_date_moves_its_due_date_to_the_debit_date(self):
+        mandate = self._mandate(self.debtor_person)
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.debtor_person.id,
+                "currency_id": self.eur.id,
+                "invoice_date": date(2026, 1, 1),
+                "invoice_payment_term_id": self.env.ref("account.account_payment_term_immediate").id,
+                "sepa_mandate_id": mandate.id,
+                "invoice_line_ids": [Command.create({"product_id": self.product_dd.id, "price_unit": 10.0})],
+            }
+        )
+        with self._on(date(2026, 1, 20)):
+            self.assertEqual(invoice.sepa_debit_date, date(2026, 2, 3), "the draft previews it")
+            invoice.action_post()
+        self.assertEqual((invoice.invoice_date_due, invoice.sepa_debit_date), (date(2026, 2, 3), date(2026, 2, 3)))
+        term_line = invoice.line_ids.filtered(lambda line: line.display_type == "payment_term")
+        self.assertEqual(term_line.date_maturity, date(2026, 2, 3))
+        self.assertEqual(invoice.amount_residual, 10.0)
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", invoice.ids)[0].decode()
+        self.assertIn("02/03/2026", html)
 
     def test_prenotification_period_of_zero_days_is_refused(self):
         with self.assertRaises(CheckViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
@@ -475,6 +516,17 @@ class TestSepa(SubscriptionCommon):
         manual = self._bill(self._start(plan=self.plan_eur, partner=self.debtor_other))
         html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", manual.ids)[0].decode()
         self.assertNotIn("o_sepa_prenotification", html)
+
+    def test_direct_debit_invoice_prints_no_bank_transfer_instructions(self):
+        self.company.qr_code = True
+        invoice = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
+        self.assertFalse(invoice.display_qr_code)
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", invoice.ids)[0].decode()
+        self.assertNotIn("Payment Communication", html)
+        self.assertNotIn('id="qrcode"', html)
+        manual = self._bill(self._start(plan=self.plan_eur, partner=self.debtor_other))
+        html = self.env["ir.actions.report"]._render_qweb_html("account.report_invoice", manual.ids)[0].decode()
+        self.assertIn("Payment Communication", html, "a bank transfer keeps its instructions")
 
     def test_prenotification_is_in_the_invoice_mail(self):
         mandate = self._mandate(self.debtor_person)
@@ -579,12 +631,29 @@ class TestSepa(SubscriptionCommon):
         self.assertNotIn("Müller".encode(), xml)
         self.assertNotIn(b"&amp;", xml)
 
-    def test_refused_invoices_are_listed_with_the_reason(self):
+    def test_sepa_direct_debit_is_refused_on_a_subscription_not_in_euro(self):
         plan_usd = self._create_plan(
             code="USDM", name="USD monthly", price=49.90, product=self.product_dd, currency_id=self.usd.id
         )
+        mandate = self._mandate(self.debtor_other, iban=IBAN_AT)
+        with self.assertRaisesRegex(ValidationError, "billed in USD: SEPA direct debit collects euro only"):
+            self._dd_subscription(mandate, plan=plan_usd)
+
+    def test_refused_invoices_are_listed_with_the_reason(self):
         good = self._bill(self._dd_subscription(self._mandate(self.debtor_company, iban=IBAN_COBA)))
-        in_usd = self._bill(self._dd_subscription(self._mandate(self.debtor_other, iban=IBAN_AT), plan=plan_usd))
+        # a subscription cannot be debited in USD (see below), a manual invoice can still name a mandate
+        in_usd = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.debtor_other.id,
+                "currency_id": self.usd.id,
+                "invoice_date": date(2026, 1, 1),
+                "sepa_mandate_id": self._mandate(self.debtor_other, iban=IBAN_AT).id,
+                "invoice_line_ids": [Command.create({"product_id": self.product_dd.id, "price_unit": 49.90})],
+            }
+        )
+        with self._on(date(2026, 1, 1)):
+            in_usd.action_post()
         revoked_mandate = self._mandate(self.debtor_person, iban=IBAN_COBA_2)
         revoked = self._bill(self._dd_subscription(revoked_mandate))
         revoked_mandate.action_revoke()
@@ -668,6 +737,19 @@ class TestSepa(SubscriptionCommon):
         self.assertAlmostEqual(outstanding.debit, 99.80)
         self.assertAlmostEqual(outstanding.debit, collection.control_sum)
 
+    def test_statement_does_not_call_an_item_paid_by_a_booked_collection_overdue(self):
+        early = self._bill(self._dd_subscription(self._mandate(self.debtor_person)))
+        later_sub = self._dd_subscription(self._mandate(self.debtor_other, iban=IBAN_AT), start_date=date(2026, 1, 10))
+        self._bill(later_sub, date(2026, 1, 10))
+        collection = self._collect()
+        # one booking entry on the last collection date (24 January) pays the invoice due 15 January
+        self.assertEqual(collection.move_id.date, date(2026, 1, 24))
+        self.assertEqual(early.invoice_date_due, date(2026, 1, 15))
+        items = self.debtor_person._get_subscription_open_items(date(2026, 1, 20))
+        self.assertEqual([item["move"] for item in items], [early], "still open on 20 January")
+        self.assertEqual((items[0]["days_overdue"], items[0]["bucket"]), (0, "not_due"))
+        self.assertEqual(self.debtor_person._get_subscription_ageing(date(2026, 1, 20))["overdue"], 0.0)
+
     def test_booked_collection_cannot_be_cancelled(self):
         _mandate, _sub, invoice, collection = self._booked_invoice()
         with self.assertRaises(UserError):
@@ -688,6 +770,10 @@ class TestSepa(SubscriptionCommon):
         self.assertEqual((invoice.amount_total, invoice.amount_total_signed), (49.90, 24.95))
         collection = self._collect()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # the collection and its lines show euro amounts, not the company currency's symbol
+        self.assertEqual((collection.currency_id, collection.line_ids.currency_id), (self.eur, self.eur))
+        booked = collection.message_ids.filtered(lambda m: "Booked" in (m.body or ""))
+        self.assertIn("€", booked.body, "the booked amount carries its currency")
         outstanding = collection.move_id.line_ids.filtered(lambda line: not line.sepa_collection_line_id)
         self.assertAlmostEqual(outstanding.balance, 24.95)
         self.assertEqual((outstanding.currency_id, outstanding.amount_currency), (self.eur, 49.90))

@@ -51,11 +51,13 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
                     "next": {"type": "ir.actions.act_window_close"},
                 },
             }
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Recognition Entries"),
-            "res_model": "account.move",
-            "view_mode": "list,form",
-            "domain": [("id", "in", moves.ids)],
-            "context": {"create": False},
-        }
+        # the journal entries list and form, not the customer invoices' (the action's path of an account.move)
+        action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_journal_line")
+        action.update(
+            {
+                "name": _("Recognition Entries"),
+                "domain": [("id", "in", moves.ids)],
+                "context": {"default_move_type": "entry", "view_no_maturity": True, "create": False},
+            }
+        )
+        return action

@@ -104,9 +104,15 @@ class DeferredRevenueReport(models.TransientModel):
             ],
             "recognition_date",
         )
+        # what the schedules will recognise (future months, or past months not closed yet)
+        planned = self._get_monthly_amounts(
+            "deferred.revenue.schedule.line",
+            [("schedule_id", "any", domain), ("state", "=", "pending"), ("date", ">=", first), ("date", "<=", last)],
+            "date",
+        )
         opening = self._get_deferred_balance(first - timedelta(days=1))
         months = deferral.month_ends_between(first, last)
-        return deferral.waterfall(opening, months, added, reduced, recognised)
+        return deferral.waterfall(opening, months, added, reduced, recognised, planned)
 
     @api.depends("company_id", "date_to", "account_ids")
     def _compute_check(self):
@@ -156,6 +162,8 @@ class DeferredRevenueReport(models.TransientModel):
                     "reduced": float(row["reduced"]),
                     "recognised": float(row["recognised"]),
                     "closing": float(row["closing"]),
+                    "planned": float(row["planned"]),
+                    "planned_closing": float(row["planned_closing"]),
                 }
                 for row in self._get_waterfall()
             ]

@@ -46,7 +46,7 @@ class SepaMandateWizard(models.TransientModel):
                         "IBAN %(iban)s of %(partner)s is invalid: %(reason)s",
                         iban=wizard.iban,
                         partner=wizard.partner_id.display_name,
-                        reason=error,
+                        reason=self.env["res.partner.bank"]._get_sepa_error_reason(error),
                     )
                 ) from error
 

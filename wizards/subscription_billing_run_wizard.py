@@ -30,19 +30,21 @@ class SubscriptionBillingRunWizard(models.TransientModel):
             invoices=len(invoices),
             errors=len(errors),
         )
+        next_action = {"type": "ir.actions.act_window_close"}
         if invoices:
-            action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
-            action["domain"] = [("id", "in", invoices.ids)]
-            action["context"] = {"create": False}
-            action["help"] = message
-            return action
+            next_action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
+            next_action["domain"] = [("id", "in", invoices.ids)]
+            # the customer invoice list shows its customer and date columns only for this move type
+            next_action["context"] = {"default_move_type": "out_invoice", "create": False}
+        # the summary is shown also when invoices were created (the list follows it)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": _("Billing run"),
                 "message": message,
-                "type": "warning" if errors else "info",
-                "next": {"type": "ir.actions.act_window_close"},
+                "type": "warning" if errors else "success" if invoices else "info",
+                "sticky": bool(errors),
+                "next": next_action,
             },
         }
