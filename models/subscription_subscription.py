@@ -1409,18 +1409,23 @@ class SubscriptionSubscription(models.Model):
         )
         for line in lines:
             tiers = line.plan_line_id.tier_ids.filtered(lambda t, c=line.price_currency_id: t.currency_id == c)
-            line.tier_ids = [
-                fields.Command.create(
-                    {
-                        "currency_id": tier.currency_id.id,
-                        "up_to": tier.up_to,
-                        "up_to_unlimited": tier.up_to_unlimited,
-                        "unit_price": tier.unit_price,
-                        "flat_fee": tier.flat_fee,
-                    }
-                )
-                for tier in tiers
-            ]
+            line.tier_ids = self._prepare_tier_commands(tiers)
+
+    @api.model
+    def _prepare_tier_commands(self, tiers):
+        """Commands creating copies of the price ``tiers`` (of a plan line) on a subscription line."""
+        return [
+            fields.Command.create(
+                {
+                    "currency_id": tier.currency_id.id,
+                    "up_to": tier.up_to,
+                    "up_to_unlimited": tier.up_to_unlimited,
+                    "unit_price": tier.unit_price,
+                    "flat_fee": tier.flat_fee,
+                }
+            )
+            for tier in tiers
+        ]
 
     def _create_lines_from_plan(self, plan_lines=None):
         """Create this subscription's lines from the plan's default (non-optional) lines."""
@@ -1460,18 +1465,7 @@ class SubscriptionSubscription(models.Model):
             "pricing_model": plan_line.pricing_model,
             "included_quantity": plan_line.included_quantity,
             "metric_id": plan_line.metric_id.id,
-            "tier_ids": [
-                fields.Command.create(
-                    {
-                        "currency_id": tier.currency_id.id,
-                        "up_to": tier.up_to,
-                        "up_to_unlimited": tier.up_to_unlimited,
-                        "unit_price": tier.unit_price,
-                        "flat_fee": tier.flat_fee,
-                    }
-                )
-                for tier in tiers
-            ],
+            "tier_ids": self._prepare_tier_commands(tiers),
         }
 
     # ------------------------------------------------------------------

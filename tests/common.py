@@ -93,6 +93,20 @@ class SubscriptionCommon(AccountTestInvoicingCommon):
         return sorted((line.subscription_period_start, line.subscription_period_end) for line in lines)
 
 
+def count_days_billed_twice(cr, subscription_ids):
+    """Pairs of live invoice lines of one subscription line of ``subscription_ids`` whose service
+    periods overlap (what the exclusion constraint forbids), counted in SQL."""
+    cr.execute(
+        """SELECT count(*) FROM account_move_line a JOIN account_move_line b
+             ON a.subscription_line_id = b.subscription_line_id AND a.id < b.id
+            AND daterange(a.subscription_period_start, a.subscription_period_end, '[]')
+             && daterange(b.subscription_period_start, b.subscription_period_end, '[]')
+          WHERE a.subscription_id = ANY(%s) AND a.parent_state != 'cancel' AND b.parent_state != 'cancel'""",
+        [list(subscription_ids)],
+    )
+    return cr.fetchone()[0]
+
+
 class CommittedDataCase(TransactionCase):
     """Tests that need committed data seen by several real database cursors (workers, crashes).
 

@@ -19,7 +19,7 @@ from odoo.tests import tagged
 
 from odoo.addons.subscription_billing.models.subscription_subscription import SubscriptionSubscription
 
-from .common import CommittedDataCase
+from .common import CommittedDataCase, count_days_billed_twice
 
 
 @tagged("post_install", "-at_install", "subscription_billing")
@@ -120,15 +120,7 @@ class TestBillingWorkers(CommittedDataCase):
 
     def _check_database(self):
         with self.env.registry.cursor() as cr:
-            cr.execute(
-                """SELECT count(*) FROM account_move_line a JOIN account_move_line b
-                     ON a.subscription_line_id = b.subscription_line_id AND a.id < b.id
-                    AND daterange(a.subscription_period_start, a.subscription_period_end, '[]')
-                     && daterange(b.subscription_period_start, b.subscription_period_end, '[]')
-                  WHERE a.subscription_id = ANY(%s) AND a.parent_state != 'cancel' AND b.parent_state != 'cancel'""",
-                [self.subscription_ids],
-            )
-            self.assertEqual(cr.fetchone()[0], 0, "a day is billed twice")
+            self.assertEqual(count_days_billed_twice(cr, self.subscription_ids), 0, "a day is billed twice")
             cr.execute(
                 """SELECT s.id FROM subscription_subscription s
                     WHERE s.id = ANY(%s) AND NOT EXISTS (
