@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -93,7 +93,7 @@ class AccountMoveLine(models.Model):
             start, end = line.subscription_period_start, line.subscription_period_end
             if start and end and end < start:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Service End %(end)s of invoice line “%(line)s” is before its Service Start %(start)s.",
                         end=end,
                         start=start,

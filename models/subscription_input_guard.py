@@ -1,6 +1,6 @@
 import math
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..billing_core import bounds
@@ -89,7 +89,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                     number = math.nan
                 if not math.isfinite(number):
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s must be a finite number, got %(value)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -98,7 +98,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                     )
                 if field.type == "integer" and abs(number) > bounds.MAX_INTEGER:
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s is too large (%(value)s): at most %(max)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -114,7 +114,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                         fields.Datetime.to_datetime(value)
                 except ValueError:
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s must be a date (YYYY-MM-DD), got %(value)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -153,7 +153,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
     def _raise_protected(self, fname):
         field = self._fields[fname]
         raise UserError(
-            _(
+            self.env._(
                 "The field %(field)s (%(name)s) of %(model)s is set by the subscription's own actions "
                 "(start, pause, cancel, billing run) and cannot be written directly.",
                 field=field._description_string(self.env),
