@@ -25,7 +25,6 @@ class ResCompany(models.Model):
 
     deferred_revenue_account_id = fields.Many2one(
         "account.account",
-        string="Deferred Revenue Account",
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current')), ('company_ids', 'in', id)]",
         help="Revenue invoiced for service months after the invoice month is booked here and recognised month by "
         "month (passive Rechnungsabgrenzung: 0990 in SKR03, 3900 in SKR04). Empty: no revenue is deferred.",

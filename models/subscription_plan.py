@@ -92,7 +92,6 @@ class SubscriptionPlan(models.Model):
     )
     revenue_account_id = fields.Many2one(
         "account.account",
-        string="Revenue Account",
         check_company=True,
         domain="[('account_type', 'in', ('income', 'income_other'))]",
         tracking=True,
@@ -101,7 +100,6 @@ class SubscriptionPlan(models.Model):
     )
     deferred_revenue_account_id = fields.Many2one(
         "account.account",
-        string="Deferred Revenue Account",
         check_company=True,
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current'))]",
         tracking=True,
@@ -110,9 +108,7 @@ class SubscriptionPlan(models.Model):
     )
     auto_post_invoices = fields.Boolean(string="Post Invoices Automatically", default=True)
     send_invoices = fields.Boolean(string="Send Invoices by E-mail", help="Send each posted invoice to the customer.")
-    issue_zero_invoices = fields.Boolean(
-        string="Issue Zero Invoices", help="Also create invoices whose total is zero (free plans)."
-    )
+    issue_zero_invoices = fields.Boolean(help="Also create invoices whose total is zero (free plans).")
     credit_unused_on_cancel = fields.Boolean(
         string="Credit Unused Time on Cancellation",
         help="When a contract ends inside a period already invoiced in advance, credit the days after the "

@@ -28,9 +28,7 @@ class DeferredRevenueReport(models.TransientModel):
         "account.account", string="Deferred Revenue Accounts", domain="[('company_ids', 'in', company_id)]"
     )
     line_ids = fields.One2many("deferred.revenue.report.line", "report_id", string="Months", readonly=True)
-    ledger_balance = fields.Monetary(
-        string="Ledger Balance", compute="_compute_check", help="Credit balance of the deferred revenue accounts."
-    )
+    ledger_balance = fields.Monetary(compute="_compute_check", help="Credit balance of the deferred revenue accounts.")
     schedule_balance = fields.Monetary(
         string="Not Yet Recognised", compute="_compute_check", help="Schedules' amounts not recognised on that date."
     )

@@ -16,7 +16,6 @@ class SubscriptionChangeWizard(models.TransientModel):
     current_plan_id = fields.Many2one(related="subscription_id.plan_id", string="Current Plan")
     new_plan_id = fields.Many2one(
         "subscription.plan",
-        string="New Plan",
         required=True,
         domain="['|', ('id', '=', current_plan_id), '&', ('family_id', '!=', False), "
         "('family_id', '=', current_family_id)]",
