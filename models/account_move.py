@@ -74,13 +74,15 @@ class AccountMove(models.Model):
     @api.depends("sepa_mandate_id")
     def _compute_display_qr_code(self):
         # a direct-debit invoice is paid by the debit: no QR code for a bank transfer
-        super()._compute_display_qr_code()
+        res = super()._compute_display_qr_code()
         self.filtered("sepa_mandate_id").display_qr_code = False
+        return res
 
     @api.depends("sepa_mandate_id")
     def _compute_display_link_qr_code(self):
-        super()._compute_display_link_qr_code()
+        res = super()._compute_display_link_qr_code()
         self.filtered("sepa_mandate_id").display_link_qr_code = False
+        return res
 
     # not on the company's setting: a changed pre-notification period must not move dates already notified
     @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due", "state")

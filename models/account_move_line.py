@@ -120,7 +120,7 @@ class AccountMoveLine(models.Model):
 
     def _copy_data_extend_business_fields(self, values):
         """A credit note reversing an invoice credits the same service period of the same line."""
-        super()._copy_data_extend_business_fields(values)
+        res = super()._copy_data_extend_business_fields(values)
         values.update(
             {
                 "subscription_id": self.subscription_id.id,
@@ -129,6 +129,7 @@ class AccountMoveLine(models.Model):
                 "deferral_origin_line_id": self.id,
             }
         )
+        return res
 
     def _get_deferred_revenue_account(self):
         """Where this invoice line's later months wait: plan, then product, then company (or nothing)."""
