@@ -57,6 +57,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
         defaults = [key for key in self.env.context if key.startswith("default_") and key[8:] in protected]
         if defaults:
             # a default in the context must not set what the values may not
+            # pylint: disable-next=context-overridden  # kept as it is: a positional dict replaces the context
             self = self.with_context(dict.fromkeys(defaults))  # noqa: PLW0642
         initial = self.default_get(list(protected))
         for vals in vals_list:
@@ -128,6 +129,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
 
     def _as_system(self):
         """These records in an environment whose writes may set protected fields."""
+        # pylint: disable-next=context-overridden  # kept as it is: a positional dict replaces the context
         return self.with_context({SYSTEM_WRITE_KEY: SYSTEM_WRITE_TOKEN})
 
     def _write_system_fields(self, vals):
