@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_date
 
@@ -1201,7 +1201,9 @@ class SubscriptionSubscription(models.Model):
             )
             if not has_rate:
                 raise UserError(
-                    self.env._(
+                    # odoo._, as env._ takes the text as its argument `source`, which this text's
+                    # placeholder %(source)s would collide with (the text is kept for the translations)
+                    _(  # pylint: disable=prefer-env-translation
                         "Subscription %(sub)s is billed in %(target)s at prices in %(source)s, but %(currency)s "
                         "has no exchange rate on or before %(date)s in company %(company)s: add the rate "
                         "(Accounting > Configuration > Currencies).",
