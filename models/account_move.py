@@ -2,7 +2,7 @@ import json
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date
 
@@ -74,13 +74,15 @@ class AccountMove(models.Model):
     @api.depends("sepa_mandate_id")
     def _compute_display_qr_code(self):
         # a direct-debit invoice is paid by the debit: no QR code for a bank transfer
-        super()._compute_display_qr_code()
+        res = super()._compute_display_qr_code()
         self.filtered("sepa_mandate_id").display_qr_code = False
+        return res
 
     @api.depends("sepa_mandate_id")
     def _compute_display_link_qr_code(self):
-        super()._compute_display_link_qr_code()
+        res = super()._compute_display_link_qr_code()
         self.filtered("sepa_mandate_id").display_link_qr_code = False
+        return res
 
     # not on the company's setting: a changed pre-notification period must not move dates already notified
     @api.depends("sepa_mandate_id", "invoice_date", "invoice_date_due", "state")
@@ -123,7 +125,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         if not self.sepa_mandate_id or self.move_type != "out_invoice":
             return ""
-        return _(
+        return self.env._(
             "We will debit %(amount)s from your account %(iban)s on %(date)s under SEPA direct debit "
             "mandate %(mandate)s, creditor identifier %(creditor)s.",
             amount=format_amount(self.env, self.amount_residual or self.amount_total, self.currency_id),
@@ -181,7 +183,7 @@ class AccountMove(models.Model):
             original = move.reversed_entry_id
             if not original.recognition_line_ids:
                 raise UserError(
-                    _(
+                    self.env._(
                         "%(entry)s undid a revenue recognition; its months are pending again and the next run "
                         "recognises them. Reversing it as well would recognise them twice.",
                         entry=original.display_name,
@@ -194,7 +196,7 @@ class AccountMove(models.Model):
                 for a, b in zip(mirrored, recognised, strict=True)
             ):
                 raise UserError(
-                    _(
+                    self.env._(
                         "A revenue recognition entry can only be reversed as a whole: %(entry)s was changed.",
                         entry=move.display_name,
                     )
@@ -330,7 +332,7 @@ class AccountMove(models.Model):
     def button_draft(self):
         if self.filtered("is_revenue_recognition"):
             raise UserError(
-                _(
+                self.env._(
                     "A revenue recognition entry cannot be reset to draft: reverse it instead; its months are "
                     "then recognised again by the next run."
                 )
@@ -369,7 +371,7 @@ class AccountMove(models.Model):
             for sub in move.subscription_ids:
                 sub.message_post(
                     body=Markup("%s")
-                    % _(
+                    % self.env._(
                         "Invoice %(invoice)s was cancelled: its periods are released and can be billed again "
                         "with “Bill cancelled periods again”.",
                         invoice=move.display_name,

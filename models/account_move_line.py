@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -93,7 +93,7 @@ class AccountMoveLine(models.Model):
             start, end = line.subscription_period_start, line.subscription_period_end
             if start and end and end < start:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Service End %(end)s of invoice line “%(line)s” is before its Service Start %(start)s.",
                         end=end,
                         start=start,
@@ -120,7 +120,7 @@ class AccountMoveLine(models.Model):
 
     def _copy_data_extend_business_fields(self, values):
         """A credit note reversing an invoice credits the same service period of the same line."""
-        super()._copy_data_extend_business_fields(values)
+        res = super()._copy_data_extend_business_fields(values)
         values.update(
             {
                 "subscription_id": self.subscription_id.id,
@@ -129,6 +129,7 @@ class AccountMoveLine(models.Model):
                 "deferral_origin_line_id": self.id,
             }
         )
+        return res
 
     def _get_deferred_revenue_account(self):
         """Where this invoice line's later months wait: plan, then product, then company (or nothing)."""

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..billing_core import deferral
@@ -266,7 +266,7 @@ class DeferredRevenueSchedule(models.Model):
             recognised = schedule.line_ids.filtered(lambda line: line.state == "recognised" and line.amount)
             if recognised:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Invoice %(invoice)s cannot be reset to draft: %(count)s month(s) of its deferred revenue "
                         "(line “%(line)s”) are already recognised in %(entries)s. Reverse those recognition "
                         "entries first, or issue a credit note.",
@@ -279,7 +279,7 @@ class DeferredRevenueSchedule(models.Model):
             credited = credits_by_schedule.get(schedule)
             if credited:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Invoice %(invoice)s cannot be reset to draft: credit note %(credit)s reduced its deferred "
                         "revenue. Reset the credit note to draft first.",
                         invoice=schedule.move_id.display_name,
@@ -295,7 +295,7 @@ class DeferredRevenueSchedule(models.Model):
             )
             if moved_on:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Credit note %(credit)s cannot be reset to draft: months it reduced on %(invoice)s are "
                         "recognised since.",
                         credit=schedule.move_id.display_name,

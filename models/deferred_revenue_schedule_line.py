@@ -3,7 +3,7 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -125,11 +125,11 @@ class DeferredRevenueScheduleLine(models.Model):
         if not self:
             return self.env["account.move"]
         if any(line.state != "pending" for line in self):
-            raise UserError(_("Only months still to recognise can be recognised."))
+            raise UserError(self.env._("Only months still to recognise can be recognised."))
         company = self.company_id
         journal = self.schedule_id.journal_id
         if len(company) != 1 or len(journal) != 1:
-            raise UserError(_("A recognition entry covers one company and one journal."))
+            raise UserError(self.env._("A recognition entry covers one company and one journal."))
         entry_date = self._get_recognition_entry_date(company, journal, date)
         revenue = defaultdict(lambda: [0.0, 0.0])
         deferred = defaultdict(lambda: [0.0, 0.0])
@@ -145,7 +145,7 @@ class DeferredRevenueScheduleLine(models.Model):
             for bucket, key in ((revenue, revenue_key), (deferred, deferred_key)):
                 bucket[key][0] += line.amount
                 bucket[key][1] += line.amount_currency
-        label = _("Revenue recognition %(month)s", month=date.strftime("%m/%Y"))
+        label = self.env._("Revenue recognition %(month)s", month=date.strftime("%m/%Y"))
         line_commands = []
         for (account_id, currency_id, _sign), (amount, amount_currency) in sorted(deferred.items()):
             line_commands.append((account_id, currency_id, amount, amount_currency, False))
@@ -220,7 +220,7 @@ class DeferredRevenueScheduleLine(models.Model):
         move.invalidate_recordset(["recognition_line_ids"])
         if marked != set(self.ids):
             raise UserError(
-                _(
+                self.env._(
                     "%(count)s month(s) of deferred revenue were recognised by another run meanwhile; nothing was "
                     "posted. Run the recognition again.",
                     count=len(set(self.ids) - marked),

@@ -8,7 +8,6 @@ class ProductTemplate(models.Model):
 
     deferred_revenue_account_id = fields.Many2one(
         "account.account",
-        string="Deferred Revenue Account",
         company_dependent=True,
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current'))]",
         help="Revenue of this product for later service months waits here until it is recognised; the "

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import sepa
@@ -25,7 +25,6 @@ class ResCompany(models.Model):
 
     deferred_revenue_account_id = fields.Many2one(
         "account.account",
-        string="Deferred Revenue Account",
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current')), ('company_ids', 'in', id)]",
         help="Revenue invoiced for service months after the invoice month is booked here and recognised month by "
         "month (passive Rechnungsabgrenzung: 0990 in SKR03, 3900 in SKR04). Empty: no revenue is deferred.",
@@ -112,7 +111,7 @@ class ResCompany(models.Model):
                 sepa.normalize_creditor_id(company.sepa_creditor_identifier)
             except ValueError as error:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "SEPA creditor identifier %(value)s of %(company)s is invalid: %(reason)s",
                         value=company.sepa_creditor_identifier,
                         company=company.name,
@@ -183,7 +182,7 @@ class ResCompany(models.Model):
                 continue
             position = self.env["account.fiscal.position"].create(
                 {
-                    "name": _("EU business, services (reverse charge)"),
+                    "name": self.env._("EU business, services (reverse charge)"),
                     "company_id": company.id,
                     "sequence": 25,
                     "vat_required": True,
@@ -195,7 +194,7 @@ class ResCompany(models.Model):
             )
             zero_tax.copy(
                 {
-                    "name": _("0% EU services (reverse charge)"),
+                    "name": self.env._("0% EU services (reverse charge)"),
                     "active": True,
                     "fiscal_position_ids": [fields.Command.set(position.ids)],
                     "original_tax_ids": [fields.Command.set([tax.id for tax in taxes])],

@@ -1,4 +1,4 @@
-from odoo import _, api, models
+from odoo import api, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import sepa
@@ -20,7 +20,7 @@ class ResPartnerBank(models.Model):
                 sepa.normalize_iban(number, national=False)
             except ValueError as error:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "IBAN %(iban)s of %(partner)s is invalid: %(reason)s",
                         iban=account.acc_number,
                         partner=account.partner_id.display_name,
@@ -35,7 +35,7 @@ class ResPartnerBank(models.Model):
                 sepa.normalize_bic(account.bank_id.bic)
             except ValueError as error:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "BIC %(bic)s of the bank account of %(partner)s is invalid: %(reason)s",
                         bic=account.bank_id.bic,
                         partner=account.partner_id.display_name,

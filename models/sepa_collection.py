@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount, format_date
 
@@ -93,7 +93,7 @@ class SepaCollection(models.Model):
         """(Re)fill a draft collection with the invoices due for debit up to its date."""
         for collection in self:
             if collection.state != "draft":
-                raise UserError(_("Only a draft collection can gather invoices."))
+                raise UserError(self.env._("Only a draft collection can gather invoices."))
             collection.with_context(active_test=False).line_ids.unlink()
             collection.refused_line_ids.unlink()
             collection._gather()
@@ -113,11 +113,13 @@ class SepaCollection(models.Model):
         for collection in self:
             if collection.state not in ("draft", "generated"):
                 raise UserError(
-                    _("Collection %(name)s is booked: process returns instead of cancelling.", name=collection.name)
+                    self.env._(
+                        "Collection %(name)s is booked: process returns instead of cancelling.", name=collection.name
+                    )
                 )
             # nothing was booked: dropping the file and the lines' claim on the invoices undoes it all
             collection.write({"state": "cancelled", "xml_file": False})
-            collection.message_post(body=_("Collection cancelled before booking."))
+            collection.message_post(body=self.env._("Collection cancelled before booking."))
         return True
 
     # ------------------------------------------------------------------
@@ -179,19 +181,19 @@ class SepaCollection(models.Model):
         """Why ``invoice`` cannot be debited in this collection, or ``None``."""
         mandate = invoice.sepa_mandate_id
         if invoice.currency_id.name != "EUR":
-            return _("Amount in %(currency)s: SEPA debits are in EUR only.", currency=invoice.currency_id.name)
+            return self.env._("Amount in %(currency)s: SEPA debits are in EUR only.", currency=invoice.currency_id.name)
         if mandate.company_id != self.company_id:
-            return _("Mandate %(ref)s belongs to another company.", ref=mandate.reference)
+            return self.env._("Mandate %(ref)s belongs to another company.", ref=mandate.reference)
         if not mandate._is_usable(self.date_ref):
-            return _(
+            return self.env._(
                 "Mandate %(ref)s is not active (%(state)s).",
                 ref=mandate.reference,
                 state=dict(mandate._fields["state"]._description_selection(self.env))[mandate.state],
             )
         if invoice.sepa_retry_count > self.company_id.sepa_retry_limit:
-            return _("Returned %(count)s times: no further debit attempt.", count=invoice.sepa_retry_count)
+            return self.env._("Returned %(count)s times: no further debit attempt.", count=invoice.sepa_retry_count)
         if not invoice.amount_residual or invoice.amount_residual > 999999999.99:
-            return _("Amount %(amount)s is outside the allowed range.", amount=invoice.amount_residual)
+            return self.env._("Amount %(amount)s is outside the allowed range.", amount=invoice.amount_residual)
         return None
 
     # ------------------------------------------------------------------
@@ -206,14 +208,14 @@ class SepaCollection(models.Model):
             sepa.normalize_iban(bank_account.acc_number or "")
         except ValueError as error:
             raise UserError(
-                _(
+                self.env._(
                     "Journal %(journal)s needs a valid IBAN as its bank account to collect direct debits: %(error)s",
                     journal=self.journal_id.name,
                     error=self.env["res.partner.bank"]._get_sepa_error_reason(error),
                 )
             ) from error
         if not company.sepa_creditor_identifier:
-            raise UserError(_("Set the SEPA creditor identifier of %(company)s first.", company=company.name))
+            raise UserError(self.env._("Set the SEPA creditor identifier of %(company)s first.", company=company.name))
         groups = defaultdict(list)
         for line in self.line_ids.filtered(lambda line: line.state == "included").sorted("id"):
             groups[(line.collection_date, line.scheme, line.sequence_type)].append(line)
@@ -245,9 +247,9 @@ class SepaCollection(models.Model):
         """Build the pain.008, validate it against the official XSD, attach it."""
         self.ensure_one()
         if self.state not in ("draft", "generated"):
-            raise UserError(_("Collection %(name)s is %(state)s.", name=self.name, state=self.state))
+            raise UserError(self.env._("Collection %(name)s is %(state)s.", name=self.name, state=self.state))
         if not self.line_ids.filtered(lambda line: line.state == "included"):
-            raise UserError(_("Collection %(name)s has no invoice to debit.", name=self.name))
+            raise UserError(self.env._("Collection %(name)s has no invoice to debit.", name=self.name))
         if not self.message_identifier:
             self.message_identifier = sepa.transliterate(f"{self.name}-{self.id}", max_length=35).replace(" ", "")
         xml = sepa.build_pain008(self._prepare_message(), version=self.pain_version)
@@ -255,7 +257,7 @@ class SepaCollection(models.Model):
             sepa.validate_pain008(xml, version=self.pain_version)
         except ValueError as error:
             raise UserError(
-                _("The %(version)s file is not valid: %(error)s", version=self.pain_version, error=error)
+                self.env._("The %(version)s file is not valid: %(error)s", version=self.pain_version, error=error)
             ) from error
         self.write(
             {
@@ -277,14 +279,16 @@ class SepaCollection(models.Model):
             .ref("account_journal_payment_debit_account_id", raise_if_not_found=False)
         )
         if not account:
-            raise UserError(_("Journal %(journal)s has no outstanding receipts account.", journal=self.journal_id.name))
+            raise UserError(
+                self.env._("Journal %(journal)s has no outstanding receipts account.", journal=self.journal_id.name)
+            )
         return account
 
     def _book(self):
         """Register the collected amounts (one entry, one line per invoice) and reconcile the invoices."""
         self.ensure_one()
         if self.state != "generated":
-            raise UserError(_("Generate the file of %(name)s before booking it.", name=self.name))
+            raise UserError(self.env._("Generate the file of %(name)s before booking it.", name=self.name))
         lines = self.line_ids.filtered(lambda line: line.state == "included")
         outstanding = self._get_outstanding_account()
         currency = lines.invoice_id.currency_id[:1] or self.company_id.currency_id
@@ -319,7 +323,7 @@ class SepaCollection(models.Model):
         move_lines.append(
             fields.Command.create(
                 {
-                    "name": _("Direct debit collection %(name)s", name=self.name),
+                    "name": self.env._("Direct debit collection %(name)s", name=self.name),
                     "account_id": outstanding.id,
                     "currency_id": currency.id,
                     "amount_currency": float(sum((Decimal(str(line.amount)) for line in lines), Decimal(0))),
@@ -332,7 +336,7 @@ class SepaCollection(models.Model):
                 "move_type": "entry",
                 "journal_id": self.journal_id.id,
                 "date": max(lines.mapped("collection_date")),
-                "ref": _("SEPA collection %(name)s", name=self.name),
+                "ref": self.env._("SEPA collection %(name)s", name=self.name),
                 "line_ids": move_lines,
             }
         )
@@ -352,7 +356,7 @@ class SepaCollection(models.Model):
         self.write({"state": "booked", "move_id": move.id})
         self.message_post(
             body=Markup("%s")
-            % _(
+            % self.env._(
                 "Booked: %(count)s debits, %(amount)s, entry %(move)s, due %(date)s.",
                 count=len(lines),
                 amount=format_amount(self.env, sum(lines.mapped("amount")), currency),

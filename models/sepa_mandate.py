@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
@@ -109,7 +109,7 @@ class SepaMandate(models.Model):
         for mandate in self:
             if mandate.reference != "/" and len(mandate.reference) > 35:
                 raise ValidationError(
-                    _("Mandate reference %(ref)s is longer than 35 characters.", ref=mandate.reference)
+                    self.env._("Mandate reference %(ref)s is longer than 35 characters.", ref=mandate.reference)
                 )
 
     @api.constrains("scheme", "partner_id")
@@ -117,7 +117,7 @@ class SepaMandate(models.Model):
         for mandate in self.filtered(lambda m: m.scheme == "B2B"):
             if not mandate.commercial_partner_id.is_company:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Mandate %(ref)s: the B2B scheme is only for businesses, not for %(partner)s.",
                         ref=mandate.reference,
                         partner=mandate.partner_id.display_name,
@@ -164,14 +164,16 @@ class SepaMandate(models.Model):
         for mandate in self:
             if not mandate.company_id.sepa_creditor_identifier:
                 raise UserError(
-                    _("Set the SEPA creditor identifier of %(company)s first.", company=mandate.company_id.name)
+                    self.env._(
+                        "Set the SEPA creditor identifier of %(company)s first.", company=mandate.company_id.name
+                    )
                 )
             mandate._change_state("active")
         return True
 
     def action_revoke(self):
         for mandate in self:
-            mandate._change_state("revoked", reason=_("Revoked by %(user)s.", user=self.env.user.name))
+            mandate._change_state("revoked", reason=self.env._("Revoked by %(user)s.", user=self.env.user.name))
         return True
 
     def action_close(self):
@@ -191,7 +193,7 @@ class SepaMandate(models.Model):
         for mandate in self:
             if new_state not in MANDATE_TRANSITIONS[mandate.state]:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Mandate %(ref)s cannot go from %(old)s to %(new)s.",
                         ref=mandate.reference,
                         old=labels[mandate.state],
@@ -239,7 +241,7 @@ class SepaMandate(models.Model):
             last = mandate.last_collection_date or mandate.signature_date
             mandate._change_state(
                 "expired",
-                reason=_(
+                reason=self.env._(
                     "Expired: no collection since %(date)s (36 months).",
                     date=format_date(self.env, last),
                 ),

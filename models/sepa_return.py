@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
 
@@ -43,7 +43,9 @@ class SepaReturn(models.Model):
             return existing, False
         if collection_line.collection_id.state != "booked":
             raise UserError(
-                _("Debit %(ref)s was not booked: cancel its collection instead.", ref=collection_line.end_to_end_id)
+                self.env._(
+                    "Debit %(ref)s was not booked: cancel its collection instead.", ref=collection_line.end_to_end_id
+                )
             )
         sepa_return = self.create(
             {
@@ -76,11 +78,13 @@ class SepaReturn(models.Model):
                 "move_type": "entry",
                 "journal_id": collection.journal_id.id,
                 "date": self.return_date,
-                "ref": _("Returned debit %(ref)s (%(code)s)", ref=line.end_to_end_id, code=self.reason_id.code),
+                "ref": self.env._(
+                    "Returned debit %(ref)s (%(code)s)", ref=line.end_to_end_id, code=self.reason_id.code
+                ),
                 "line_ids": [
                     fields.Command.create(
                         {
-                            "name": _("Returned debit %(ref)s", ref=line.end_to_end_id),
+                            "name": self.env._("Returned debit %(ref)s", ref=line.end_to_end_id),
                             "partner_id": line.partner_id.id,
                             "account_id": credit.account_id.id,
                             "currency_id": credit.currency_id.id,
@@ -90,7 +94,7 @@ class SepaReturn(models.Model):
                     ),
                     fields.Command.create(
                         {
-                            "name": _("Returned debit %(ref)s", ref=line.end_to_end_id),
+                            "name": self.env._("Returned debit %(ref)s", ref=line.end_to_end_id),
                             "account_id": outstanding.id,
                             "currency_id": credit.currency_id.id,
                             "amount_currency": -line.amount,
@@ -117,7 +121,7 @@ class SepaReturn(models.Model):
             {
                 "subscription_id": subscription.id,
                 "product_id": company.sepa_return_fee_product_id.id,
-                "name": _(
+                "name": self.env._(
                     "Return fee for the returned direct debit of %(invoice)s (%(code)s)",
                     invoice=self.invoice_id.name,
                     code=self.reason_id.code,
@@ -129,7 +133,7 @@ class SepaReturn(models.Model):
 
     def _log(self):
         self.ensure_one()
-        body = Markup("%s") % _(
+        body = Markup("%s") % self.env._(
             "Direct debit %(ref)s of %(amount)s returned on %(date)s: %(code)s %(reason)s.",
             ref=self.collection_line_id.end_to_end_id,
             amount=self.amount,
@@ -153,7 +157,7 @@ class SepaReturn(models.Model):
         elif action == "dunning":
             invoice.sepa_dunning_required = True
         elif action == "block":
-            reason = _(
+            reason = self.env._(
                 "Blocked after return %(code)s (%(reason)s).", code=self.reason_id.code, reason=self.reason_id.name
             )
             if self.mandate_id.state in ("draft", "active"):

@@ -214,8 +214,8 @@ class SubscriptionBillingRun(models.AbstractModel):
             with self.env.cr.savepoint():
                 self.env.cr.execute(query, log_exceptions=False)
                 return subscriptions.browse(row[0] for row in self.env.cr.fetchall())
-        except pg_errors.SerializationFailure:
-            pass
+        except pg_errors.SerializationFailure:  # pylint: disable=except-pass
+            pass  # a row changed under the batch lock: fall through and lock row by row
         locked = []
         for sub_id in subscriptions.ids:
             try:

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
@@ -72,10 +72,10 @@ class SubscriptionChange(models.Model):
     def action_cancel(self):
         for change in self:
             if change.state != "scheduled":
-                raise UserError(_("Only a scheduled change can be cancelled."))
+                raise UserError(self.env._("Only a scheduled change can be cancelled."))
             change._write_system_fields({"state": "cancelled"})
             change.subscription_id.message_post(
-                body=_("Scheduled change cancelled: %(summary)s", summary=change.summary)
+                body=self.env._("Scheduled change cancelled: %(summary)s", summary=change.summary)
             )
         return True
 
@@ -90,7 +90,9 @@ class SubscriptionChange(models.Model):
         old_plan = subscription.plan_id
         if subscription.state not in ("trial", "active"):
             raise UserError(
-                _("Subscription %(sub)s can only be changed while in trial or active.", sub=subscription.display_name)
+                self.env._(
+                    "Subscription %(sub)s can only be changed while in trial or active.", sub=subscription.display_name
+                )
             )
         quantities = {int(key): float(qty) for key, qty in target["lines"].items()}
         # setup fees are billed once, with the first invoice: a change never adds or removes them
@@ -100,13 +102,15 @@ class SubscriptionChange(models.Model):
         for setup_line in setup_lines:
             del quantities[setup_line.id]
         if any(qty < 0 for qty in quantities.values()):
-            raise ValidationError(_("Field quantity cannot be negative in a subscription change."))
+            raise ValidationError(self.env._("Field quantity cannot be negative in a subscription change."))
         plan_lines = self.env["subscription.plan.line"].browse(list(quantities))
         if plan_lines.plan_id - new_plan:
-            raise ValidationError(_("Every changed line must come from plan %(plan)s.", plan=new_plan.display_name))
+            raise ValidationError(
+                self.env._("Every changed line must come from plan %(plan)s.", plan=new_plan.display_name)
+            )
         if new_plan != old_plan and (not old_plan.family_id or new_plan.family_id != old_plan.family_id):
             raise UserError(
-                _(
+                self.env._(
                     "Plan %(old)s cannot be changed to %(new)s: they are not in the same plan family.",
                     old=old_plan.display_name,
                     new=new_plan.display_name,
@@ -115,7 +119,7 @@ class SubscriptionChange(models.Model):
         missing = plan_lines.filtered(lambda pl: not pl._get_pricing_currency(subscription.currency_id))
         if missing:
             raise ValidationError(
-                _(
+                self.env._(
                     "Plan %(plan)s has no price in %(currency)s for %(products)s.",
                     plan=new_plan.display_name,
                     currency=subscription.currency_id.name,
@@ -124,11 +128,13 @@ class SubscriptionChange(models.Model):
             )
         if not any(quantities.values()):
             raise ValidationError(
-                _("A change must leave at least one line on subscription %(sub)s.", sub=subscription.display_name)
+                self.env._(
+                    "A change must leave at least one line on subscription %(sub)s.", sub=subscription.display_name
+                )
             )
         if new_plan != old_plan and new_plan._get_schedule_signature() != old_plan._get_schedule_signature():
             raise UserError(
-                _(
+                self.env._(
                     "Plan %(old)s cannot be changed to %(new)s: their billing periods differ. "
                     "End the subscription and start a new one on %(new)s.",
                     old=old_plan.display_name,
@@ -141,7 +147,7 @@ class SubscriptionChange(models.Model):
             current_start = subscription._get_current_period_start(billed_until)
             if date_ref < current_start:
                 raise UserError(
-                    _(
+                    self.env._(
                         "A change of %(sub)s cannot take effect on %(date)s, before the current period "
                         "(from %(start)s): periods already invoiced are not re-billed.",
                         sub=subscription.display_name,
@@ -156,7 +162,7 @@ class SubscriptionChange(models.Model):
         )
         if is_reduction and timing == "immediate" and old_plan.downgrade_timing == "period_end":
             raise UserError(
-                _(
+                self.env._(
                     "Plan %(plan)s allows downgrades only at the end of the period.",
                     plan=old_plan.display_name,
                 )
@@ -208,20 +214,20 @@ class SubscriptionChange(models.Model):
     def _describe(self, subscription, new_plan, current, new_lines):
         parts = []
         if new_plan != subscription.plan_id:
-            parts.append(_("Plan %(old)s → %(new)s", old=subscription.plan_id.name, new=new_plan.name))
+            parts.append(self.env._("Plan %(old)s → %(new)s", old=subscription.plan_id.name, new=new_plan.name))
         before = {line.plan_line_id.product_id.display_name: line.quantity for line in current}
         after = {pl.product_id.display_name: qty for pl, qty in new_lines}
         for product in sorted(set(before) | set(after)):
             if before.get(product) != after.get(product):
                 parts.append(
-                    _(
+                    self.env._(
                         "%(product)s: %(old)s → %(new)s",
                         product=product,
                         old=f"{before.get(product, 0):g}",
                         new=f"{after.get(product, 0):g}",
                     )
                 )
-        return "; ".join(parts) or _("No change")
+        return "; ".join(parts) or self.env._("No change")
 
     def _prepare_proration_charges(self, date_ref=None):
         """Credits and charges (values of ``subscription.charge``) this change causes, not written.
@@ -263,7 +269,7 @@ class SubscriptionChange(models.Model):
                         credit,
                         day,
                         end,
-                        _(
+                        self.env._(
                             "Unused time on %(name)s from %(start)s to %(end)s",
                             name=line.name.split("\n")[0],
                             start=format_date(self.env, day),
@@ -282,7 +288,7 @@ class SubscriptionChange(models.Model):
                         charge,
                         day,
                         end,
-                        _(
+                        self.env._(
                             "Remaining time on %(name)s from %(start)s to %(end)s",
                             name=(plan_line.name or plan_line.product_id.display_name).split("\n")[0],
                             start=format_date(self.env, day),
@@ -323,7 +329,7 @@ class SubscriptionChange(models.Model):
         and add the prorated credits and charges for days already invoiced."""
         for change in self:
             if change.state != "scheduled":
-                raise UserError(_("This change has already been applied or cancelled."))
+                raise UserError(self.env._("This change has already been applied or cancelled."))
             sub = change.subscription_id
             day = change.effective_date
             charge_values = change._prepare_proration_charges()
@@ -341,7 +347,7 @@ class SubscriptionChange(models.Model):
             change._write_system_fields({"state": "applied"})
             sub.message_post(
                 body=Markup("%s")
-                % _(
+                % self.env._(
                     "%(type)s effective %(date)s by %(user)s: %(summary)s (MRR %(before)s → %(after)s)",
                     type=dict(CHANGE_TYPES)[change.change_type],
                     date=format_date(self.env, day),

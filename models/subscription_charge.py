@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import bounds_checks
@@ -67,7 +67,7 @@ class SubscriptionCharge(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_only_pending(self):
         if any(charge.state == "invoiced" for charge in self):
-            raise UserError(_("An invoiced one-time charge cannot be deleted; credit it with a new charge."))
+            raise UserError(self.env._("An invoiced one-time charge cannot be deleted; credit it with a new charge."))
 
     @api.constrains("quantity", "price_unit", "date", "service_start", "service_end")
     def _check_bounds(self):

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
@@ -64,7 +64,7 @@ class SubscriptionCoupon(models.Model):
         self.ensure_one()
         if self.valid_from and date_ref < self.valid_from:
             raise ValidationError(
-                _(
+                self.env._(
                     "Coupon %(code)s is valid from %(date)s.",
                     code=self.code,
                     date=format_date(self.env, self.valid_from),
@@ -72,11 +72,13 @@ class SubscriptionCoupon(models.Model):
             )
         if self.valid_to and date_ref > self.valid_to:
             raise ValidationError(
-                _("Coupon %(code)s expired on %(date)s.", code=self.code, date=format_date(self.env, self.valid_to))
+                self.env._(
+                    "Coupon %(code)s expired on %(date)s.", code=self.code, date=format_date(self.env, self.valid_to)
+                )
             )
         if self.max_redemptions and self.redemption_count >= self.max_redemptions:
             raise ValidationError(
-                _(
+                self.env._(
                     "Coupon %(code)s has been used %(count)s times, its limit.",
                     code=self.code,
                     count=self.redemption_count,
@@ -84,7 +86,7 @@ class SubscriptionCoupon(models.Model):
             )
         if self.discount_type == "fixed" and self.currency_id != subscription.currency_id:
             raise ValidationError(
-                _(
+                self.env._(
                     "Coupon %(code)s gives an amount in %(coupon_currency)s and cannot apply to subscription "
                     "%(sub)s in %(currency)s.",
                     code=self.code,
@@ -95,7 +97,9 @@ class SubscriptionCoupon(models.Model):
             )
         if self in subscription.discount_ids.coupon_id:
             raise ValidationError(
-                _("Coupon %(code)s is already applied to %(sub)s.", code=self.code, sub=subscription.display_name)
+                self.env._(
+                    "Coupon %(code)s is already applied to %(sub)s.", code=self.code, sub=subscription.display_name
+                )
             )
 
     @api.constrains("percent", "amount", "valid_from", "valid_to", "duration_periods", "max_redemptions")

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from . import bounds_checks
@@ -66,9 +66,9 @@ class SubscriptionDiscount(models.Model):
     def _check_value(self):
         for discount in self:
             if discount.discount_type == "percent" and not discount.percent:
-                raise ValidationError(_("Discount %(name)s needs a percentage.", name=discount.name))
+                raise ValidationError(self.env._("Discount %(name)s needs a percentage.", name=discount.name))
             if discount.discount_type == "fixed" and not discount.amount:
-                raise ValidationError(_("Discount %(name)s needs an amount.", name=discount.name))
+                raise ValidationError(self.env._("Discount %(name)s needs an amount.", name=discount.name))
 
     @api.constrains("percent", "amount", "duration_periods")
     def _check_bounds(self):

@@ -1,6 +1,6 @@
 import math
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..billing_core import bounds
@@ -57,6 +57,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
         defaults = [key for key in self.env.context if key.startswith("default_") and key[8:] in protected]
         if defaults:
             # a default in the context must not set what the values may not
+            # pylint: disable-next=context-overridden  # kept as it is: a positional dict replaces the context
             self = self.with_context(dict.fromkeys(defaults))  # noqa: PLW0642
         initial = self.default_get(list(protected))
         for vals in vals_list:
@@ -89,7 +90,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                     number = math.nan
                 if not math.isfinite(number):
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s must be a finite number, got %(value)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -98,7 +99,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                     )
                 if field.type == "integer" and abs(number) > bounds.MAX_INTEGER:
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s is too large (%(value)s): at most %(max)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -114,7 +115,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
                         fields.Datetime.to_datetime(value)
                 except ValueError:
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "%(field)s of %(model)s must be a date (YYYY-MM-DD), got %(value)s.",
                             field=field._description_string(self.env),
                             model=self._description,
@@ -128,6 +129,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
 
     def _as_system(self):
         """These records in an environment whose writes may set protected fields."""
+        # pylint: disable-next=context-overridden  # kept as it is: a positional dict replaces the context
         return self.with_context({SYSTEM_WRITE_KEY: SYSTEM_WRITE_TOKEN})
 
     def _write_system_fields(self, vals):
@@ -153,7 +155,7 @@ class SubscriptionInputGuardMixin(models.AbstractModel):
     def _raise_protected(self, fname):
         field = self._fields[fname]
         raise UserError(
-            _(
+            self.env._(
                 "The field %(field)s (%(name)s) of %(model)s is set by the subscription's own actions "
                 "(start, pause, cancel, billing run) and cannot be written directly.",
                 field=field._description_string(self.env),

@@ -1,7 +1,7 @@
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
@@ -171,7 +171,7 @@ class SubscriptionLine(models.Model):
         for line in self:
             if line.quantity < 0:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Quantity of %(product)s on subscription %(sub)s cannot be negative (%(qty)s).",
                         product=line.product_id.display_name,
                         sub=line.subscription_id.display_name,
@@ -184,7 +184,7 @@ class SubscriptionLine(models.Model):
         for line in self:
             if line.price_unit < 0:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Unit price of %(product)s on subscription %(sub)s cannot be negative; "
                         "discounts and credits are separate lines.",
                         product=line.product_id.display_name,
@@ -201,7 +201,7 @@ class SubscriptionLine(models.Model):
     def _get_invoice_line_description(self, period):
         """Invoice line text: the line's description and the service period it pays for."""
         self.ensure_one()
-        return _(
+        return self.env._(
             "%(description)s\nService period: %(start)s – %(end)s",
             description=self.name,
             start=format_date(self.env, period.start),
@@ -212,10 +212,10 @@ class SubscriptionLine(models.Model):
     def _check_pricing_setup(self):
         for line in self:
             if line.line_type == "usage" and not line.metric_id:
-                raise ValidationError(_("Metered line %(line)s needs a usage metric.", line=line.display_name))
+                raise ValidationError(self.env._("Metered line %(line)s needs a usage metric.", line=line.display_name))
             if line.pricing_model in ("graduated", "volume") and not line.tier_ids:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Tiered line %(line)s needs price tiers in %(currency)s.",
                         line=line.display_name,
                         currency=(line.price_currency_id or line.currency_id).name,
@@ -226,7 +226,7 @@ class SubscriptionLine(models.Model):
     def _check_line_dates(self):
         for line in self:
             if line.date_start and line.date_end and line.date_end < line.date_start - timedelta(days=1):
-                raise ValidationError(_("Line %(line)s ends before it starts.", line=line.display_name))
+                raise ValidationError(self.env._("Line %(line)s ends before it starts.", line=line.display_name))
 
     # ------------------------------------------------------------------
     # Pricing (the math lives in billing_core.pricing)
@@ -328,7 +328,7 @@ class SubscriptionLine(models.Model):
         description = self._describe_rating(rating)
         if prorate:
             amount = amount * part.days / part.full_days
-            description += _(" × %(days)s/%(full)s days", days=part.days, full=part.full_days)
+            description += self.env._(" × %(days)s/%(full)s days", days=part.days, full=part.full_days)
         amount = pricing.round_to(amount, step)
         values.update(
             quantity=1.0,
@@ -345,7 +345,7 @@ class SubscriptionLine(models.Model):
         ``conversion``: the converted price, the rate on the line and in its description."""
         self.ensure_one()
         if per_unit:
-            text = _(
+            text = self.env._(
                 "Unit price converted from %(amount)s %(currency)s at %(rate)s (%(date)s)",
                 amount=source_amount,
                 currency=conversion.source,
@@ -353,7 +353,7 @@ class SubscriptionLine(models.Model):
                 date=format_date(self.env, conversion.rate_date),
             )
         else:
-            text = _(
+            text = self.env._(
                 "Converted from %(amount)s %(currency)s at %(rate)s (%(date)s)",
                 amount=source_amount,
                 currency=conversion.source,
@@ -388,7 +388,7 @@ class SubscriptionLine(models.Model):
             quantity=1.0,
             price_unit=float(amount),
             discount=self.discount,
-            name=_(
+            name=self.env._(
                 "%(description)s\nUsage %(start)s – %(end)s: %(quantity)s %(unit)s",
                 description=self.name,
                 start=format_date(self.env, usage_period.start),
@@ -420,15 +420,15 @@ class SubscriptionLine(models.Model):
         """One line per tier applied, e.g. "10 × 5.00 (units 1–10)"."""
         parts = []
         if rating.included:
-            parts.append(_("%(included)s included", included=f"{rating.included.normalize():f}"))
+            parts.append(self.env._("%(included)s included", included=f"{rating.included.normalize():f}"))
         for charge in rating.charges:
-            text = _(
+            text = self.env._(
                 "%(quantity)s × %(price)s",
                 quantity=f"{charge.quantity.normalize():f}",
                 price=f"{charge.unit_price:.2f}",
             )
             if charge.flat_fee:
-                text += _(" + %(fee)s flat", fee=f"{charge.flat_fee:.2f}")
+                text += self.env._(" + %(fee)s flat", fee=f"{charge.flat_fee:.2f}")
             parts.append(text)
         return ", ".join(parts)
 

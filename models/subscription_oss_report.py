@@ -29,7 +29,7 @@ class SubscriptionOssReport(models.Model):
     quarter = fields.Integer(string="Quarter No.", readonly=True, aggregator=None)
     period = fields.Char(string="Quarter", readonly=True, help="Year and quarter, e.g. 2026-Q1.")
     country_id = fields.Many2one("res.country", string="Member State", readonly=True)
-    tax_id = fields.Many2one("account.tax", string="Tax", readonly=True)
+    tax_id = fields.Many2one("account.tax", readonly=True)
     tax_rate = fields.Float(string="Rate (%)", readonly=True, aggregator=None, digits=(16, 2))
     base_amount = fields.Monetary(string="Taxable Base", readonly=True, currency_field="currency_id")
     tax_amount = fields.Monetary(string="VAT", readonly=True, currency_field="currency_id")

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import periods, terms
@@ -92,7 +92,6 @@ class SubscriptionPlan(models.Model):
     )
     revenue_account_id = fields.Many2one(
         "account.account",
-        string="Revenue Account",
         check_company=True,
         domain="[('account_type', 'in', ('income', 'income_other'))]",
         tracking=True,
@@ -101,7 +100,6 @@ class SubscriptionPlan(models.Model):
     )
     deferred_revenue_account_id = fields.Many2one(
         "account.account",
-        string="Deferred Revenue Account",
         check_company=True,
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current'))]",
         tracking=True,
@@ -110,9 +108,7 @@ class SubscriptionPlan(models.Model):
     )
     auto_post_invoices = fields.Boolean(string="Post Invoices Automatically", default=True)
     send_invoices = fields.Boolean(string="Send Invoices by E-mail", help="Send each posted invoice to the customer.")
-    issue_zero_invoices = fields.Boolean(
-        string="Issue Zero Invoices", help="Also create invoices whose total is zero (free plans)."
-    )
+    issue_zero_invoices = fields.Boolean(help="Also create invoices whose total is zero (free plans).")
     credit_unused_on_cancel = fields.Boolean(
         string="Credit Unused Time on Cancellation",
         help="When a contract ends inside a period already invoiced in advance, credit the days after the "
@@ -181,7 +177,7 @@ class SubscriptionPlan(models.Model):
         for plan in self:
             if plan.billing_period_count < 1:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Plan %(plan)s: the billing period must be at least 1 (got %(count)s).",
                         plan=plan.display_name,
                         count=plan.billing_period_count,
@@ -190,7 +186,7 @@ class SubscriptionPlan(models.Model):
             counts = (plan.trial_period_count, plan.min_term_count, plan.renewal_term_count, plan.notice_period_count)
             if any(count < 0 for count in counts):
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Plan %(plan)s: trial, minimum term, renewal term and notice period cannot be negative.",
                         plan=plan.display_name,
                     )
@@ -229,7 +225,7 @@ class SubscriptionPlan(models.Model):
             problems = terms.consumer_rule_violations(plan._get_term_rules())
             if "min_term" in problems:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Plan %(plan)s: under § 309 Nr. 9 BGB the minimum term of a consumer contract "
                         "cannot exceed 24 months.",
                         plan=plan.display_name,
@@ -237,7 +233,7 @@ class SubscriptionPlan(models.Model):
                 )
             if "notice" in problems:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Plan %(plan)s: under § 309 Nr. 9 BGB the notice period of a consumer contract "
                         "cannot exceed one month.",
                         plan=plan.display_name,

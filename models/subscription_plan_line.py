@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from . import bounds_checks
@@ -59,7 +59,7 @@ class SubscriptionPlanLine(models.Model):
         for line in self:
             if line.price_unit < 0:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "The unit price of %(product)s on plan %(plan)s cannot be negative.",
                         product=line.product_id.display_name,
                         plan=line.plan_id.display_name,
@@ -70,9 +70,13 @@ class SubscriptionPlanLine(models.Model):
     def _check_pricing_setup(self):
         for line in self:
             if line.line_type == "usage" and not line.metric_id:
-                raise ValidationError(_("Metered plan line %(line)s needs a usage metric.", line=line.display_name))
+                raise ValidationError(
+                    self.env._("Metered plan line %(line)s needs a usage metric.", line=line.display_name)
+                )
             if line.pricing_model in ("graduated", "volume") and not line.tier_ids:
-                raise ValidationError(_("Tiered plan line %(line)s needs price tiers.", line=line.display_name))
+                raise ValidationError(
+                    self.env._("Tiered plan line %(line)s needs price tiers.", line=line.display_name)
+                )
 
     def _get_tiers(self, currency):
         """This line's tier table in ``currency`` as :class:`pricing.Tier` rows (empty if none)."""

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from . import bounds_checks
@@ -54,7 +54,7 @@ class SubscriptionPriceTier(models.Model):
                     pricing.validate_tiers(owner._get_tiers(currency))
                 except ValueError as error:
                     raise ValidationError(
-                        _(
+                        self.env._(
                             "The price tiers of %(line)s in %(currency)s are invalid: %(error)s",
                             line=owner.display_name,
                             currency=currency.name,

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -75,9 +75,11 @@ class SubscriptionUsageRecord(models.Model):
         """
         self.check_access("create")
         if not isinstance(records, (list, tuple)):
-            raise ValidationError(_("Usage records must be sent as a list of objects."))
+            raise ValidationError(self.env._("Usage records must be sent as a list of objects."))
         records = [
-            record if isinstance(record, dict) else {"_resolution_error": _("A usage record must be an object.")}
+            record
+            if isinstance(record, dict)
+            else {"_resolution_error": self.env._("A usage record must be an object.")}
             for record in records
         ]
         Subscription = self.env["subscription.subscription"]
@@ -90,9 +92,11 @@ class SubscriptionUsageRecord(models.Model):
         for record in records:
             sub_id, metric_id = record.get("subscription_id"), record.get("metric_id")
             if sub_id and (not isinstance(sub_id, int) or sub_id not in readable_subs):
-                record = dict(record, _resolution_error=_("Subscription %(id)s does not exist.", id=sub_id))
+                record = dict(record, _resolution_error=self.env._("Subscription %(id)s does not exist.", id=sub_id))
             elif metric_id and (not isinstance(metric_id, int) or metric_id not in readable_metrics):
-                record = dict(record, _resolution_error=_("Metric %(metric)s does not exist.", metric=metric_id))
+                record = dict(
+                    record, _resolution_error=self.env._("Metric %(metric)s does not exist.", metric=metric_id)
+                )
             checked.append(record)
         return self._ingest(checked)
 
@@ -101,7 +105,7 @@ class SubscriptionUsageRecord(models.Model):
         subscription = self.env["subscription.subscription"].browse(vals.get("subscription_id") or []).exists()
         metric = self.env["subscription.usage.metric"].browse(vals.get("metric_id") or []).exists()
         if vals.get("invoice_line_id"):
-            return _(
+            return self.env._(
                 "The field %(field)s (%(name)s) of %(model)s is set by the subscription's own actions "
                 "(start, pause, cancel, billing run) and cannot be written directly.",
                 field=self._fields["invoice_line_id"]._description_string(self.env),
@@ -220,7 +224,7 @@ class SubscriptionUsageRecord(models.Model):
         partner = self.env["res.partner"].browse(record["partner_id"]).exists()
         metric_code = record.get("metric")
         if not partner:
-            record["_resolution_error"] = _("Customer %(id)s does not exist.", id=record["partner_id"])
+            record["_resolution_error"] = self.env._("Customer %(id)s does not exist.", id=record["partner_id"])
             return record
         lines = self.env["subscription.line"].search(
             [
@@ -236,13 +240,13 @@ class SubscriptionUsageRecord(models.Model):
         if len(subscriptions) == 1:
             record["subscription_id"] = subscriptions.id
         elif not subscriptions:
-            record["_resolution_error"] = _(
+            record["_resolution_error"] = self.env._(
                 "Customer %(customer)s has no running subscription that meters %(metric)s.",
                 customer=partner.display_name,
                 metric=metric_code or record.get("metric_id"),
             )
         else:
-            record["_resolution_error"] = _(
+            record["_resolution_error"] = self.env._(
                 "Customer %(customer)s has several subscriptions that meter %(metric)s: give subscription_id.",
                 customer=partner.display_name,
                 metric=metric_code or record.get("metric_id"),
@@ -286,42 +290,48 @@ class SubscriptionUsageRecord(models.Model):
         if record.get("_resolution_error"):
             return record["_resolution_error"]
         if not record.get("idempotency_key"):
-            return _("Field idempotency_key is required.")
+            return self.env._("Field idempotency_key is required.")
         if not subscription:
-            return _("Subscription %(id)s does not exist.", id=record.get("subscription_id"))
+            return self.env._("Subscription %(id)s does not exist.", id=record.get("subscription_id"))
         if not metric:
-            return _("Metric %(metric)s does not exist.", metric=record.get("metric") or record.get("metric_id"))
+            return self.env._(
+                "Metric %(metric)s does not exist.", metric=record.get("metric") or record.get("metric_id")
+            )
         try:
             quantity = float(record.get("quantity"))
         except (TypeError, ValueError):
             quantity = math.nan
         if not math.isfinite(quantity):
-            return _("Field quantity must be a finite number, got %(value)s.", value=record.get("quantity"))
+            return self.env._("Field quantity must be a finite number, got %(value)s.", value=record.get("quantity"))
         if bounds.check_number(quantity, self._get_quantity_digits(), allow_negative=True):
-            return _("Field quantity is too large: %(value)s.", value=record.get("quantity"))
+            return self.env._("Field quantity is too large: %(value)s.", value=record.get("quantity"))
         if quantity < 0 and not (metric.allow_negative and metric.aggregation == "sum"):
-            return _("Field quantity cannot be negative for metric %(metric)s.", metric=metric.code)
+            return self.env._("Field quantity cannot be negative for metric %(metric)s.", metric=metric.code)
         try:
             timestamp = self._parse_timestamp(record.get("timestamp"))
         except (TypeError, ValueError):
-            return _("Field timestamp must be an ISO 8601 date and time, got %(value)s.", value=record.get("timestamp"))
+            return self.env._(
+                "Field timestamp must be an ISO 8601 date and time, got %(value)s.", value=record.get("timestamp")
+            )
         if bounds.check_date(timestamp, fields.Date.context_today(self), self._get_date_horizon_years()):
-            return _(
+            return self.env._(
                 "Field timestamp %(value)s lies outside the plausible range of dates.", value=record.get("timestamp")
             )
         line = subscription.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id == metric)
         if not line:
-            return _("Subscription %(sub)s does not meter %(metric)s.", sub=subscription.name, metric=metric.code)
+            return self.env._(
+                "Subscription %(sub)s does not meter %(metric)s.", sub=subscription.name, metric=metric.code
+            )
         day = timestamp.date()
         if subscription.state in ("draft",) or day < subscription.start_date:
-            return _("Subscription %(sub)s had not started on %(date)s.", sub=subscription.name, date=day)
+            return self.env._("Subscription %(sub)s had not started on %(date)s.", sub=subscription.name, date=day)
         if subscription.state == "ended" or (subscription.end_date and day > subscription.end_date):
-            return _(
+            return self.env._(
                 "Subscription %(sub)s has ended: usage on %(date)s is not accepted.", sub=subscription.name, date=day
             )
         billed_until = max(filter(None, line.mapped("usage_billed_until")), default=None)
         if billed_until and day <= billed_until:
-            return _(
+            return self.env._(
                 "The period of %(date)s is already billed for subscription %(sub)s.", date=day, sub=subscription.name
             )
         return False

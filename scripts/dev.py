@@ -4,6 +4,7 @@
     python3 scripts/dev.py serve [--db NAME] [--port N] [--update] [--dev MODES] [-- ODOO_ARGS]
     python3 scripts/dev.py test  [--without-demo] [--skip-install-checks] [--keep-db] [--timeout MIN]
     python3 scripts/dev.py pytest FILE... [--db NAME] [--update] [-- PYTEST_ARGS]
+    python3 scripts/dev.py lint
 
 The repository root *is* the addon.  Odoo finds it through a symlink named
 ``subscription_billing`` kept in the cache folder, so the checkout folder may
@@ -27,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -727,6 +729,74 @@ def cmd_pytest(args):
 # --------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------
+# lint
+# --------------------------------------------------------------------------
+
+# Messages of the OCA checks that do not apply to this addon (see README, "Lint").
+PYLINT_NOT_OURS = "manifest-required-author"  # asks for the OCA as author
+OCA_CHECKS_NOT_OURS = "prefer-readme-rst"  # our README is Markdown, not generated from readme/ fragments
+
+
+def _repo_files():
+    """The checkout's files that git tracks or would add (not the ignored ones), relative paths."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout
+    return [name for name in out.decode().split("\0") if name and (REPO / name).is_file()]
+
+
+def cmd_lint(args):
+    """ruff, pylint with the OCA mandatory checks and oca-checks-odoo-module; exit 1 on any message."""
+    missing = [tool for tool in ("ruff", "pylint", "oca-checks-odoo-module") if not shutil.which(tool)]
+    if missing:
+        raise DevError(f"not installed: {', '.join(missing)}; run: python3 -m pip install -r requirements-test.txt")
+    failed = []
+    for name, cmd in (("ruff check", ["ruff", "check", "."]), ("ruff format", ["ruff", "format", "--check", "."])):
+        log(f"{name}: $ {shlex.join(cmd)}")
+        if subprocess.run(cmd, cwd=REPO).returncode:
+            failed.append(name)
+    with tempfile.TemporaryDirectory(prefix="sb-lint-") as tmp:
+        # pylint names the modules after the folder, which must be the addon's name: the checkout
+        # may have any name, so pylint is given a symlink named like the addon
+        (Path(tmp) / ADDON).symlink_to(REPO, target_is_directory=True)
+        cmd = python_cmd(
+            "-m",
+            "pylint",
+            f"--rcfile={REPO / '.pylintrc-mandatory'}",
+            f"--disable={PYLINT_NOT_OURS}",
+            "--output-format=text",
+            "--ignore=benchmarks,scripts",  # not part of the addon
+            ADDON,
+        )
+        log(f"pylint (OCA mandatory checks): $ {shlex.join(cmd)}")
+        if subprocess.run(cmd, cwd=tmp).returncode:
+            failed.append("pylint")
+        # oca-checks-odoo-module looks for the manifest only below the git top folder, which is the
+        # addon itself here, and follows symlinks back to it: it would check nothing (and pass).
+        # So it checks a copy of the files in a folder named like the addon, outside any repository.
+        copy = Path(tmp) / "copy" / ADDON
+        for name in _repo_files():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+        cmd = ["oca-checks-odoo-module", f"--disable={OCA_CHECKS_NOT_OURS}", str(copy)]
+        log(f"oca-checks-odoo-module (on a copy): $ {shlex.join(cmd)}")
+        proc = subprocess.run(cmd, cwd=copy.parent, capture_output=True, text=True)
+        # report the paths of the checkout, not of the copy
+        output = (proc.stdout + proc.stderr).replace(f"{copy}/", "").replace(f"{str(copy).lstrip('/')}/", "")
+        print(output, end="", flush=True)
+        if proc.returncode:
+            failed.append("oca-checks-odoo-module")
+    if failed:
+        log(f"lint FAILED: {', '.join(failed)}")
+        return 1
+    log("lint passed: ruff, pylint (OCA mandatory), oca-checks-odoo-module")
+    return 0
+
+
 def cmd_bench(args):
     """Run benchmarks/billing_run_benchmark.py against the private cluster (or PG*)."""
     odoo_info = probe_odoo()
@@ -1090,6 +1160,11 @@ def main(argv=None):
     pytest_cmd.add_argument("--update", action="store_true", help=f"run -u {ADDON} first (after changing models)")
     # extra pytest options follow '--' (e.g. -- -k sepa -x); split off in main()
     pytest_cmd.set_defaults(func=cmd_pytest)
+
+    lint = sub.add_parser(
+        "lint", help="ruff, pylint with the OCA mandatory checks (.pylintrc-mandatory) and oca-checks-odoo-module"
+    )
+    lint.set_defaults(func=cmd_lint)
 
     bench = sub.add_parser("bench", help="run a benchmark script of benchmarks/ on a fresh database")
     bench.add_argument(

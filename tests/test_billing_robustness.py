@@ -107,7 +107,7 @@ class TestBillingConcurrency(CommittedDataCase):
                 ]
             )
             subs.action_start()
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
             self.subscription_ids = subs.ids
 
     def _billed_line_count(self):

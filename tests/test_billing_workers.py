@@ -56,7 +56,7 @@ class TestBillingWorkers(CommittedDataCase):
             )
             for sub in subs:
                 sub._start(date_ref=self.START)
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
             self.subscription_ids = subs.ids
             self.grouping_ids = grouping.ids
             self.partner_ids = grouping.ids + single.ids

@@ -617,7 +617,7 @@ class TestRevenueRecognitionConcurrency(CommittedDataCase):
             drafts = invoices.filtered(lambda m: m.state == "draft")
             drafts.auto_post = "no"
             drafts._post(soft=False)  # future-dated, so posted by hand
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
             self.schedule_ids = invoices.deferred_schedule_ids.ids
             self.company_id = company.id
         self.assertEqual(len(self.schedule_ids), 3)

@@ -11,7 +11,8 @@ from .common import SubscriptionCommon
 
 #: the tier table of the examples: units 1-10 at 5, units 11-20 at 4 plus 10 flat, from 21 on at 3
 #: (up_to, unit_price, flat_fee); ``None`` is the open last tier
-TIERS = [(10, 5.0, 0.0), (20, 4.0, 10.0), (None, 3.0, 0.0)]
+# a tuple: it is the default of helper arguments (dangerous-default-value)
+TIERS = ((10, 5.0, 0.0), (20, 4.0, 10.0), (None, 3.0, 0.0))
 
 
 @tagged("post_install", "-at_install", "subscription_billing")

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
@@ -29,7 +29,7 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
         for wizard in self:
             if wizard.date > deferral.month_end(today):
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Revenue of %(month)s cannot be recognised yet: choose a month up to the current one.",
                         month=wizard.date.strftime("%m/%Y"),
                     )
@@ -44,7 +44,7 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
                 "tag": "display_notification",
                 "params": {
                     "type": "info",
-                    "message": _(
+                    "message": self.env._(
                         "There is no deferred revenue left to recognise up to %(date)s.",
                         date=format_date(self.env, self.date),
                     ),
@@ -55,7 +55,7 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
         action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_journal_line")
         action.update(
             {
-                "name": _("Recognition Entries"),
+                "name": self.env._("Recognition Entries"),
                 "domain": [("id", "in", moves.ids)],
                 "context": {"default_move_type": "entry", "view_no_maturity": True, "create": False},
             }

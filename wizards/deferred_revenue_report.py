@@ -1,7 +1,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
@@ -28,9 +28,7 @@ class DeferredRevenueReport(models.TransientModel):
         "account.account", string="Deferred Revenue Accounts", domain="[('company_ids', 'in', company_id)]"
     )
     line_ids = fields.One2many("deferred.revenue.report.line", "report_id", string="Months", readonly=True)
-    ledger_balance = fields.Monetary(
-        string="Ledger Balance", compute="_compute_check", help="Credit balance of the deferred revenue accounts."
-    )
+    ledger_balance = fields.Monetary(compute="_compute_check", help="Credit balance of the deferred revenue accounts.")
     schedule_balance = fields.Monetary(
         string="Not Yet Recognised", compute="_compute_check", help="Schedules' amounts not recognised on that date."
     )
@@ -41,7 +39,7 @@ class DeferredRevenueReport(models.TransientModel):
         for report in self:
             if report.date_to < report.date_from:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "The report's To date (%(to)s) must not be before its From date (%(start)s).",
                         to=format_date(self.env, report.date_to),
                         start=format_date(self.env, report.date_from),
@@ -170,7 +168,7 @@ class DeferredRevenueReport(models.TransientModel):
         )
         return {
             "type": "ir.actions.act_window",
-            "name": _(
+            "name": self.env._(
                 "Deferred Revenue %(start)s – %(end)s",
                 start=format_date(self.env, self.date_from),
                 end=format_date(self.env, self.date_to),

@@ -15,7 +15,7 @@ class DeferredRevenueReportLine(models.TransientModel):
     opening = fields.Monetary(string="Opening Balance")
     added = fields.Monetary(string="Deferred", help="Revenue of later months invoiced in this month.")
     reduced = fields.Monetary(string="Credited", help="Deferred revenue reduced by credit notes in this month.")
-    recognised = fields.Monetary(string="Recognised")
+    recognised = fields.Monetary()
     closing = fields.Monetary(string="Closing Balance")
     planned = fields.Monetary(
         string="Planned Recognition",

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..billing_core import sepa
@@ -42,7 +42,7 @@ class SepaMandateWizard(models.TransientModel):
                 sepa.normalize_iban(wizard.iban)
             except ValueError as error:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "IBAN %(iban)s of %(partner)s is invalid: %(reason)s",
                         iban=wizard.iban,
                         partner=wizard.partner_id.display_name,

@@ -1,7 +1,7 @@
 import base64
 import re
 
-from odoo import _, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 from ..billing_core import sepa
@@ -38,7 +38,7 @@ class SepaStatusImportWizard(models.TransientModel):
     def action_import(self):
         self.ensure_one()
         result = self._import(base64.b64decode(self.data_file))
-        self.summary = _(
+        self.summary = self.env._(
             "%(new)s returns processed, %(known)s already imported, %(unknown)s not found: %(refs)s",
             new=result["processed"],
             known=result["known"],
@@ -59,7 +59,7 @@ class SepaStatusImportWizard(models.TransientModel):
             returned = sepa.parse_status_report(content)
         except ValueError as error:
             raise UserError(
-                _("This file is not a camt.054 or pain.002 status report: %(error)s", error=error)
+                self.env._("This file is not a camt.054 or pain.002 status report: %(error)s", error=error)
             ) from error
         Reason = self.env["sepa.return.reason"]
         Line = self.env["sepa.collection.line"]
@@ -110,10 +110,12 @@ class SepaStatusImportWizard(models.TransientModel):
         """
         code = (code or "").strip().upper()
         if not re.fullmatch(r"[A-Z0-9]{1,35}", code):
-            raise UserError(_("The status report contains an invalid return reason code “%(code)s”.", code=code))
+            raise UserError(
+                self.env._("The status report contains an invalid return reason code “%(code)s”.", code=code)
+            )
         reason = (
             self.env["sepa.return.reason"]
             .sudo()
-            .create({"code": code, "name": _("Reason %(code)s", code=code), "action": "dunning"})
+            .create({"code": code, "name": self.env._("Reason %(code)s", code=code), "action": "dunning"})
         )
         return reason.sudo(False)

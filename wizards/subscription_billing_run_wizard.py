@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 
 class SubscriptionBillingRunWizard(models.TransientModel):
@@ -25,7 +25,7 @@ class SubscriptionBillingRunWizard(models.TransientModel):
             domain.append(("company_id", "=", self.company_id.id))
             result = subscriptions.search(domain)._run_billing(self.date_ref)
         invoices, errors = result["invoices"], result["errors"]
-        message = _(
+        message = self.env._(
             "%(invoices)s invoice(s) created, %(errors)s subscription(s) in error.",
             invoices=len(invoices),
             errors=len(errors),
@@ -41,7 +41,7 @@ class SubscriptionBillingRunWizard(models.TransientModel):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Billing run"),
+                "title": self.env._("Billing run"),
                 "message": message,
                 "type": "warning" if errors else "success" if invoices else "info",
                 "sticky": bool(errors),

@@ -10,7 +10,7 @@ class SubscriptionCancelWizard(models.TransientModel):
     subscription_id = fields.Many2one("subscription.subscription", required=True)
     request_date = fields.Date(string="Notice Received On", required=True, default=fields.Date.context_today)
     earliest_end_date = fields.Date(compute="_compute_earliest_end_date")
-    end_date = fields.Date(string="End Date", help="Leave empty to end on the earliest possible date.")
+    end_date = fields.Date(help="Leave empty to end on the earliest possible date.")
     reason = fields.Text()
 
     @api.depends("subscription_id", "request_date")

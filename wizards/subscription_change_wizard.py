@@ -1,6 +1,6 @@
 from markupsafe import Markup, escape
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
@@ -16,7 +16,6 @@ class SubscriptionChangeWizard(models.TransientModel):
     current_plan_id = fields.Many2one(related="subscription_id.plan_id", string="Current Plan")
     new_plan_id = fields.Many2one(
         "subscription.plan",
-        string="New Plan",
         required=True,
         domain="['|', ('id', '=', current_plan_id), '&', ('family_id', '!=', False), "
         "('family_id', '=', current_family_id)]",
@@ -102,7 +101,7 @@ class SubscriptionChangeWizard(models.TransientModel):
                     format_amount(self.env, computed["total_included"], sub.currency_id),
                 )
             )
-        head = Markup("<p>%s</p>") % _(
+        head = Markup("<p>%s</p>") % self.env._(
             "%(summary)s, effective %(date)s. MRR %(before)s → %(after)s.",
             summary=values["summary"],
             date=format_date(self.env, values["effective_date"]),
@@ -110,27 +109,29 @@ class SubscriptionChangeWizard(models.TransientModel):
             after=format_amount(self.env, values["mrr_after"], sub.currency_id),
         )
         if not rows:
-            return head + Markup("<p>%s</p>") % _("Nothing to prorate: the new lines are billed from the next period.")
+            return head + Markup("<p>%s</p>") % self.env._(
+                "Nothing to prorate: the new lines are billed from the next period."
+            )
         if discount:
-            head += Markup("<p>%s</p>") % _(
+            head += Markup("<p>%s</p>") % self.env._(
                 "The proration is reduced by the running discount of %(percent)s %%.",
                 percent=f"{discount:g}",
             )
         where = (
-            _("billed immediately")
+            self.env._("billed immediately")
             if self.new_plan_id.change_invoicing == "immediate"
-            else _("added to the next invoice")
+            else self.env._("added to the next invoice")
         )
         table = (
             Markup(
                 "<table class='table table-sm'><thead><tr><th>%s</th><th class='text-end'>%s</th>"
                 "<th class='text-end'>%s</th></tr></thead><tbody>"
             )
-            % (_("Proration"), _("Untaxed"), _("Total"))
+            % (self.env._("Proration"), self.env._("Untaxed"), self.env._("Total"))
             + Markup("").join(rows)
             + Markup("<tr class='fw-bold'><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td></tr>")
             % (
-                escape(_("Total (%(where)s)", where=where)),
+                escape(self.env._("Total (%(where)s)", where=where)),
                 format_amount(self.env, total_untaxed, sub.currency_id),
                 format_amount(self.env, total, sub.currency_id),
             )

@@ -154,14 +154,14 @@ class SubscriptionReceivableStatementLine(models.TransientModel):
     move_line_id = fields.Many2one("account.move.line", string="Journal Item", required=True, ondelete="cascade")
     move_id = fields.Many2one(related="move_line_id.move_id", string="Document")
     ref = fields.Char(related="move_line_id.move_id.ref", string="Reference")
-    date = fields.Date(string="Date")
+    date = fields.Date()
     date_maturity = fields.Date(string="Due Date")
     amount = fields.Monetary(string="Original Amount")
     amount_residual = fields.Monetary(string="Open Amount")
     item_currency_id = fields.Many2one("res.currency", string="Currency")
     amount_currency = fields.Monetary(string="Original Amount in Currency", currency_field="item_currency_id")
     amount_residual_currency = fields.Monetary(string="Open Amount in Currency", currency_field="item_currency_id")
-    days_overdue = fields.Integer(string="Days Overdue", aggregator=False)
+    days_overdue = fields.Integer(aggregator=False)
     # group_expand: the list grouped by bucket shows every bucket, youngest first, even when empty
     ageing_bucket = fields.Selection(AGEING_BUCKET_SELECTION, string="Ageing", group_expand=True)
 
