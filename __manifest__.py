@@ -6,7 +6,7 @@
     "license": "LGPL-3",
     "author": "subscription_billing developers",
     "website": "https://github.com/subscription-billing/subscription_billing",
-    "depends": ["account", "portal", "mail", "uom"],
+    "depends": ["account", "account_payment", "portal", "mail", "uom"],
     "external_dependencies": {"python": ["python-stdnum", "schwifty", "sepaxml", "text-unidecode"]},
     "data": [
         "security/subscription_billing_groups.xml",

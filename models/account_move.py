@@ -29,6 +29,22 @@ class AccountMove(models.Model):
         string="Dunning Required", copy=False, help="A returned debit that needs dunning instead of a new debit."
     )
     sepa_collection_line_ids = fields.One2many("sepa.collection.line", "invoice_id", string="Direct Debits")
+    # The contract between automatic charging and dunning: charging sets these, dunning reads them.
+    subscription_charge_pending = fields.Boolean(
+        string="Automatic Charging Running",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="The invoice is charged to a saved payment method: a transaction is open or a retry is scheduled. "
+        "Dunning waits until charging succeeds or gives up.",
+    )
+    subscription_dunning_start_date = fields.Date(
+        string="Overdue Since",
+        copy=False,
+        readonly=True,
+        help="Overdue days count from this date instead of the due date: the day a direct debit came back "
+        "or automatic charging gave up.",
+    )
     subscription_ids = fields.Many2many(
         "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
     )

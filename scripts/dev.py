@@ -36,6 +36,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ADDON = "subscription_billing"
+# installed next to the addon in every development and test database: a German company (SKR03, l10n_de) for
+# the tax and SEPA tests, the EU One-Stop-Shop positions (l10n_eu_oss), and Odoo's demo payment provider
+# (payment_demo) that the automatic charging tests tokenize cards with
+COMPANION_MODULES = "l10n_de,l10n_eu_oss,payment_demo"
 DEV_DB = "subscription_billing_dev"
 PG_USER = "odoo"
 ADMIN_LOGIN = ("admin", "admin")
@@ -629,7 +633,7 @@ def cmd_serve(args):
     base = ["server", "-c", str(conf), "-d", args.db]
     if not pg.database_exists(args.db):
         log(
-            f"database {args.db} does not exist: installing {ADDON} with l10n_de, l10n_eu_oss and demo data, "
+            f"database {args.db} does not exist: installing {ADDON} with {COMPANION_MODULES} and demo data, "
             f"then the German demo company (about 4 minutes)"
         )
         logfile = checkout.logs / f"{args.db}-install.log"
@@ -637,7 +641,7 @@ def cmd_serve(args):
             [
                 *base,
                 "-i",
-                f"l10n_de,l10n_eu_oss,{ADDON}",
+                f"{COMPANION_MODULES},{ADDON}",
                 "--with-demo",
                 "--stop-after-init",
                 "--no-http",
@@ -696,8 +700,8 @@ def cmd_pytest(args):
     logfile = checkout.logs / f"{args.db}-install.log"
     if not pg.database_exists(args.db) or args.update:
         action = "updating" if pg.database_exists(args.db) else "installing"
-        log(f"{action} {ADDON} (with l10n_de, l10n_eu_oss and demo data) in {args.db} (log: {logfile})")
-        modules = ["-u", ADDON] if action == "updating" else ["-i", f"l10n_de,l10n_eu_oss,{ADDON}", "--with-demo"]
+        log(f"{action} {ADDON} (with {COMPANION_MODULES} and demo data) in {args.db} (log: {logfile})")
+        modules = ["-u", ADDON] if action == "updating" else ["-i", f"{COMPANION_MODULES},{ADDON}", "--with-demo"]
         rc, _scan = run_odoo([*base, *modules], checkout, logfile, echo=False)
         if rc:
             raise DevError(f"{action} {ADDON} in {args.db} failed (log: {logfile})")
@@ -910,7 +914,7 @@ def phase_pure(args, checkout, report):
 
 
 def phase_odoo_tests(args, checkout, db, report, pg):
-    """Install the addon (with l10n_de and l10n_eu_oss) on a fresh database and run its tests."""
+    """Install the addon (with the COMPANION_MODULES) on a fresh database and run its tests."""
     t0 = time.monotonic()
     logfile = checkout.logs / f"{db}.log"
     odoo_args = [
@@ -920,8 +924,7 @@ def phase_odoo_tests(args, checkout, db, report, pg):
         "-d",
         db,
         "-i",
-        # the tax tests need a German company (SKR03, l10n_de) and the EU One-Stop-Shop positions (l10n_eu_oss)
-        f"l10n_de,l10n_eu_oss,{ADDON}",
+        f"{COMPANION_MODULES},{ADDON}",
         "--test-enable",
         "--test-tags",
         f"/{ADDON}",
