@@ -1,7 +1,7 @@
 {
     "name": "Subscription Billing",
     "summary": "Subscription contracts, plans and recurring invoicing that never bills a period twice",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "category": "Accounting/Subscriptions",
     "license": "LGPL-3",
     "author": "subscription_billing developers",
