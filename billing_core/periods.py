@@ -19,10 +19,11 @@ All end dates are inclusive (the last day of service).
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+
+from dateutil.relativedelta import relativedelta
 
 DAY = "day"
 WEEK = "week"
@@ -104,13 +105,16 @@ def add_months(day: date, months: int, anchor_day: int | None = None) -> date:
     The day of the month is ``anchor_day`` (default: ``day.day``), clamped to
     the length of the target month, so Jan 31 + 1 month = Feb 28 (or 29) and,
     with ``anchor_day=31``, Feb 28 + 1 month = Mar 31.
+
+    ``relativedelta(months=n, day=d)`` does exactly that: it moves the month,
+    then sets the day to ``min(d, last day of the target month)``; ``day=None``
+    (or 0) keeps ``day.day``. Callers pass the schedule's anchor day and count
+    ``months`` from the anchor, never from the previous result, so a 31st
+    anchor comes back to the 31st after February. billing_core/tests/
+    test_periods.py compares it with the former hand-written month index
+    arithmetic over thousands of dates.
     """
-    anchor_day = anchor_day or day.day
-    month_index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(month_index, 12)
-    month += 1
-    last = calendar.monthrange(year, month)[1]
-    return date(year, month, min(anchor_day, last))
+    return day + relativedelta(months=months, day=anchor_day or None)
 
 
 def add_interval(day: date, interval: Interval, times: int = 1, anchor_day: int | None = None) -> date:

@@ -44,38 +44,10 @@ EXPORT = "export"
 
 REGIMES = (DOMESTIC, EU_OSS_CONSUMER, EU_REVERSE_CHARGE, EXPORT)
 
-#: the 27 EU member states (ISO 3166 codes), since 1 Feb 2020 (United Kingdom left)
-EU_MEMBER_STATES = frozenset(
-    {
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    }
-)
+#: the 27 EU member states (ISO 3166 codes), since 1 Feb 2020 (United Kingdom left), from python-stdnum's
+#: list of VAT areas; without ``XI`` (Northern Ireland: goods only, see above). stdnum lists Greece under
+#: its ISO code ``gr`` (its VAT prefix ``EL`` is :data:`VAT_PREFIX_BY_COUNTRY`).
+EU_MEMBER_STATES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}
 
 #: VAT number prefixes that differ from the ISO country code
 VAT_PREFIX_BY_COUNTRY = {"GR": "EL"}

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import date_utils
 
 from ..billing_core import deferral
 
@@ -176,7 +177,7 @@ class DeferredRevenueSchedule(models.Model):
         company = self.company_id
         # months before the credit note's month belong to the past (recognised, or waiting for a late run):
         # only the months from the credit note on shrink, the rest of the credit is recognised at once
-        credit_month = deferral.month_end(credit_line.move_id.date)
+        credit_month = date_utils.end_of(credit_line.move_id.date, "month")
         pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.date >= credit_month)
         pending = pending.sorted("date")
         company_step = Decimal(str(company.currency_id.rounding))
@@ -224,7 +225,7 @@ class DeferredRevenueSchedule(models.Model):
             excess_commands.append(
                 fields.Command.create(
                     {
-                        "date": deferral.month_end(move.date),
+                        "date": date_utils.end_of(move.date, "month"),
                         "amount": float(-excess),
                         "amount_currency": float(-excess_currency),
                     }

@@ -5,9 +5,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
-
-from ..billing_core import deferral
+from odoo.tools import SQL, date_utils
 
 _logger = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ class DeferredRevenueScheduleLine(models.Model):
         Months that another worker holds are skipped (``FOR UPDATE SKIP LOCKED``); a recognised month
         is never recognised again. Returns the recognition entries created.
         """
-        month_end = deferral.month_end(date_ref)
+        month_end = date_utils.end_of(date_ref, "month")
         lines = self.search(self._get_lines_to_recognise_domain(month_end, companies), order="date, id")
         moves = self.env["account.move"]
         groups = defaultdict(list)
@@ -243,7 +241,7 @@ class DeferredRevenueScheduleLine(models.Model):
     def _cron_recognise(self, date_ref=None):
         """Month-end close: recognise every month that has ended (and any missed before)."""
         date_ref = date_ref or fields.Date.context_today(self)
-        last_closed_month = date_ref.replace(day=1) - timedelta(days=1)
+        last_closed_month = date_utils.start_of(date_ref, "month") - timedelta(days=1)
         moves = self._recognise_until(last_closed_month, commit=True)
         _logger.info("Revenue recognition up to %s: %s entries", last_closed_month, len(moves))
         return moves

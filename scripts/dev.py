@@ -602,6 +602,19 @@ def _stop_group(proc, grace=30):
             continue
 
 
+def test_pgoptions():
+    """PGOPTIONS of the Odoo test processes: a forgotten connection or lock fails fast instead of stalling.
+
+    * ``lock_timeout``: a statement waiting 3 min for a row lock fails with "canceling statement due to
+      lock timeout" (naming the statement); no test of ours waits for a lock on purpose.
+    * ``idle_in_transaction_session_timeout``: a connection left idle inside a transaction for 10 min (a
+      test's extra cursor never closed, a hung worker thread) is terminated by PostgreSQL: its row locks
+      go, and it no longer holds back vacuum (dead row versions slow every later query of the run).
+    """
+    extra = "-c lock_timeout=180s -c idle_in_transaction_session_timeout=600s"
+    return f"{os.environ.get('PGOPTIONS', '')} {extra}".strip()
+
+
 def lock_waits(pg, db):
     """Lines describing what the sessions of ``db`` are doing and who blocks them (for a time-out)."""
     rows = pg.psql(LOCK_WAITS_SQL.format(db=db), check=False).splitlines()
@@ -725,7 +738,8 @@ def cmd_pytest(args):
         *args.pytest_args,
     )
     log("$ " + shlex.join(cmd))
-    return subprocess.run(cmd, cwd=checkout.home, env=_odoo_env(), check=False).returncode
+    env = _odoo_env() | {"PGOPTIONS": test_pgoptions()}
+    return subprocess.run(cmd, cwd=checkout.home, env=env, check=False).returncode
 
 
 # --------------------------------------------------------------------------
@@ -947,7 +961,7 @@ def phase_odoo_tests(args, checkout, db, report, pg):
             on_timeout=lambda: lock_waits(pg, db),
             # a test waiting for a row lock fails after 3 minutes with "lock timeout" (naming the
             # statement) instead of stalling the run: no test of ours waits for a lock on purpose
-            extra_env={"PGOPTIONS": (os.environ.get("PGOPTIONS", "") + " -c lock_timeout=180s").strip()},
+            extra_env={"PGOPTIONS": test_pgoptions()},
         )
     except PhaseTimeout as exc:
         print(f"ERROR: {exc}", flush=True)

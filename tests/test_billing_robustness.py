@@ -106,6 +106,7 @@ class TestBillingConcurrency(CommittedDataCase):
                     for _i in range(5)
                 ]
             )
+            self._delete_later(product, plan, partner, subs)
             subs.action_start()
             cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
             self.subscription_ids = subs.ids

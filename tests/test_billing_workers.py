@@ -6,7 +6,7 @@ The killed worker raises on its second batch: its open transaction is rolled
 back, as when a process dies. After a rerun, SQL checks: no day billed twice,
 no subscription's period lost, one invoice per grouping customer, no invoice
 without lines. The data is committed in the year 2091, which no other test
-bills; the test database is thrown away after the run.
+bills, and deleted after each test (``CommittedDataCase._delete_later``).
 """
 
 import threading
@@ -54,6 +54,7 @@ class TestBillingWorkers(CommittedDataCase):
                     for p in partners
                 ]
             )
+            self._delete_later(product, plan, grouping, single, subs)
             for sub in subs:
                 sub._start(date_ref=self.START)
             cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
@@ -77,14 +78,16 @@ class TestBillingWorkers(CommittedDataCase):
 
         # environments are made here: building one in a thread would wait for the registry lock
         # that the test runner holds while it runs the tests
+        # closed by the workers, and by the test's cleanup should a worker never get to its ``finally``
         cursors = [self.env.registry.cursor() for _n in range(count)]
+        self.cursors.extend(cursors)
         envs = [api.Environment(cr, SUPERUSER_ID, {}) for cr in cursors]
 
         def worker(number):
             local.worker = number
             env = envs[number]
-            barrier.wait(timeout=60)
             try:
+                barrier.wait(timeout=60)
                 env["subscription.subscription"]._run_billing_for_all(self.START, commit=True, batch_size=2)
                 outcomes[number] = "done"
             except KeyboardInterrupt:

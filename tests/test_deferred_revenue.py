@@ -612,6 +612,7 @@ class TestRevenueRecognitionConcurrency(CommittedDataCase):
                     for _i in range(3)
                 ]
             )
+            self._delete_later(deferred, product, plan, partner, subs)
             subs.action_start()
             invoices = subs._run_billing(self.START)["invoices"]
             drafts = invoices.filtered(lambda m: m.state == "draft")

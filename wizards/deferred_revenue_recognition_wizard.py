@@ -2,9 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import format_date
-
-from ..billing_core import deferral
+from odoo.tools import date_utils, format_date
 
 
 class DeferredRevenueRecognitionWizard(models.TransientModel):
@@ -16,7 +14,7 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
     date = fields.Date(
         string="Up to Month of",
         required=True,
-        default=lambda self: fields.Date.context_today(self).replace(day=1) - timedelta(days=1),
+        default=lambda self: date_utils.start_of(fields.Date.context_today(self), "month") - timedelta(days=1),
         help="Every month up to the end of this date's month that is not recognised yet gets its entry.",
     )
     company_ids = fields.Many2many(
@@ -27,7 +25,7 @@ class DeferredRevenueRecognitionWizard(models.TransientModel):
     def _check_date_not_in_a_future_month(self):
         today = fields.Date.context_today(self)
         for wizard in self:
-            if wizard.date > deferral.month_end(today):
+            if wizard.date > date_utils.end_of(today, "month"):
                 raise ValidationError(
                     self.env._(
                         "Revenue of %(month)s cannot be recognised yet: choose a month up to the current one.",

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import format_date
+from odoo.tools import date_utils, format_date
 
 from ..billing_core import deferral
 
@@ -17,10 +17,10 @@ class DeferredRevenueReport(models.TransientModel):
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     currency_id = fields.Many2one(related="company_id.currency_id")
     date_from = fields.Date(
-        string="From", required=True, default=lambda self: fields.Date.context_today(self).replace(month=1, day=1)
+        string="From", required=True, default=lambda self: date_utils.start_of(fields.Date.context_today(self), "year")
     )
     date_to = fields.Date(
-        string="To", required=True, default=lambda self: deferral.month_end(fields.Date.context_today(self))
+        string="To", required=True, default=lambda self: date_utils.end_of(fields.Date.context_today(self), "month")
     )
     plan_ids = fields.Many2many("subscription.plan", string="Plans")
     partner_ids = fields.Many2many("res.partner", string="Customers")
@@ -78,13 +78,13 @@ class DeferredRevenueReport(models.TransientModel):
 
     def _get_monthly_amounts(self, model, domain, date_field, amount_field="amount"):
         groups = self.env[model]._read_group(domain, [f"{date_field}:month"], [f"{amount_field}:sum"])
-        return {deferral.month_end(month): Decimal(str(amount or 0)) for month, amount in groups}
+        return {date_utils.end_of(month, "month"): Decimal(str(amount or 0)) for month, amount in groups}
 
     def _get_waterfall(self):
         """Rows month by month from ``date_from`` to ``date_to`` (pure core does the roll-forward)."""
         self.ensure_one()
-        first = self.date_from.replace(day=1)
-        last = deferral.month_end(self.date_to)
+        first = date_utils.start_of(self.date_from, "month")
+        last = date_utils.end_of(self.date_to, "month")
         domain = self._get_schedule_domain()
         period = [("date", ">=", first), ("date", "<=", last)]
         # invoices (also their negative lines) defer, credit notes reduce

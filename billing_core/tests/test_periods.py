@@ -822,3 +822,77 @@ def test_due_periods_from_any_next_start_begins_exactly_there(anchor, interval, 
         assert due[0].factor < 1
     else:
         assert due[0].factor == 1
+
+
+# ---------------------------------------------------------------------------
+# dateutil.relativedelta replaced the hand-written month arithmetic (issue 15)
+# ---------------------------------------------------------------------------
+
+
+def former_add_months(day: date, months: int, anchor_day: int | None = None) -> date:
+    """The hand-written ``add_months`` that ``relativedelta`` replaced, kept as the oracle."""
+    anchor_day = anchor_day or day.day
+    month_index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(month_index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(anchor_day, last))
+
+
+MANY = settings(max_examples=3000, deadline=None, database=None)
+
+
+@MANY
+@given(
+    day=st.one_of(month_end_heavy_anchors(), st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))),
+    months=st.integers(-2400, 2400),
+    anchor_day=st.one_of(st.none(), st.integers(0, 31)),
+)
+def test_relativedelta_add_months_equals_the_former_hand_written_one(day, months, anchor_day):
+    """Same date, or the same ValueError (a year outside 1..9999), as the former implementation."""
+    try:
+        expected = former_add_months(day, months, anchor_day)
+    except ValueError:
+        with pytest.raises(ValueError):
+            add_months(day, months, anchor_day)
+        return
+    assert add_months(day, months, anchor_day) == expected
+
+
+@MANY
+@given(anchor=month_end_heavy_anchors(), months=st.integers(0, 120))
+def test_anchor_day_is_followed_not_the_previous_result(anchor, months):
+    """A 31st anchor: Jan 31 -> Feb 28/29 -> Mar 31 (not Mar 28), as the schedules count from the anchor.
+
+    Stepping one month at a time from the previous result *with the anchor day* gives the same
+    dates as jumping ``months`` from the anchor, in both implementations.
+    """
+    stepped = anchor
+    for _ in range(months):
+        stepped = add_months(stepped, 1, anchor_day=anchor.day)
+    jumped = add_months(anchor, months, anchor_day=anchor.day)
+    assert stepped == jumped == former_add_months(anchor, months, anchor.day)
+
+
+def test_month_end_anchor_comes_back_to_the_31st():
+    """By hand: Jan 31 2026 + 1 month = Feb 28; Feb 28 + 1 month with anchor 31 = Mar 31; +3 = Apr 30."""
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 2, 28), 1, anchor_day=31) == date(2026, 3, 31)
+    assert add_months(date(2026, 1, 31), 3, anchor_day=31) == date(2026, 4, 30)
+    assert add_months(date(2024, 1, 31), 1, anchor_day=31) == date(2024, 2, 29)
+
+
+@MANY
+@given(anchor=month_end_heavy_anchors(), interval=intervals, alignment=alignments, index=st.integers(0, 60))
+def test_periods_equal_those_of_the_former_month_arithmetic(anchor, interval, alignment, index):
+    """Every period of every schedule is the one the former ``add_months`` produced."""
+    from billing_core import periods
+
+    new = period_for_index(anchor, interval, alignment, index)
+    original = periods.add_months
+    periods.add_months = former_add_months
+    try:
+        old = period_for_index(anchor, interval, alignment, index)
+    finally:
+        periods.add_months = original
+    assert new == old

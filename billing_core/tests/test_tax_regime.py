@@ -69,6 +69,18 @@ def test_eu_has_27_member_states_without_the_uk():
     assert {"DE", "FR", "GR", "HR"} <= EU_MEMBER_STATES
 
 
+#: the hand-written list that python-stdnum's data replaced (issue 15), kept as the oracle
+FORMER_EU_MEMBER_STATES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+
+def test_member_states_from_stdnum_are_the_former_hand_written_27():
+    """Same set as the former list: ISO ``GR`` (not the VAT prefix ``EL``), no ``XI``/``GB``."""
+    assert EU_MEMBER_STATES == FORMER_EU_MEMBER_STATES
+    assert "EL" not in EU_MEMBER_STATES
+
+
 # --- the four regimes -------------------------------------------------------
 def test_german_consumer_of_german_company_is_domestic():
     assert determine_regime("DE", "DE", None, False).regime == DOMESTIC
