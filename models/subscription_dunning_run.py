@@ -212,8 +212,10 @@ class SubscriptionDunningRun(models.AbstractModel):
         return result
 
     @api.model
-    def _run_for_all(self, date_ref, companies=None, commit=False, send=True, batch_size=DUNNING_BATCH_SIZE):
-        """Dun every customer of ``companies`` (default: all) on ``date_ref``.
+    def _run_for_all(
+        self, date_ref, companies=None, commit=False, send=True, batch_size=DUNNING_BATCH_SIZE, partners=None
+    ):
+        """Dun every customer of ``companies`` (default: all) on ``date_ref`` (or only ``partners``).
 
         With ``commit`` (cron only) each batch of customers is committed through
         ``ir.cron._commit_progress``; a run stopped halfway resumes where it was:
@@ -226,15 +228,15 @@ class SubscriptionDunningRun(models.AbstractModel):
             self._resume_paid_suspensions(company, date_ref)
             if commit:
                 self.env["ir.cron"]._commit_progress(0)
-            partners = self._get_overdue_items(company, date_ref).commercial_partner_id
-            for start in range(0, len(partners), batch_size):
-                batch = partners[start : start + batch_size]
+            todo = self._get_overdue_items(company, date_ref, partners).commercial_partner_id
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
                 created = self._run_partners(company, date_ref, batch)
                 letters |= created
                 if send:
                     created._send()
                 if commit and not self.env["ir.cron"]._commit_progress(
-                    len(batch), remaining=max(len(partners) - start - len(batch), 0)
+                    len(batch), remaining=max(len(todo) - start - len(batch), 0)
                 ):
                     return letters
                 self.env.invalidate_all()
