@@ -76,7 +76,7 @@ class TestDunningWorkers(CommittedDataCase):
 
         def apply_plan(self_, company, date_ref, plan):
             local.calls = getattr(local, "calls", 0) + 1
-            if getattr(local, "worker", None) == killed and local.calls == 2:
+            if killed is not None and getattr(local, "worker", None) == killed and local.calls == 2:
                 raise KeyboardInterrupt("worker killed")
             return original(self_, company, date_ref, plan)
 
