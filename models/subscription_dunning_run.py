@@ -18,6 +18,9 @@ DUNNING_LOCK_NAMESPACE = 0x5B0D1  # "SuBscription DunnIng"
 #: how many customers one dunning batch (one commit in the cron) handles
 DUNNING_BATCH_SIZE = 100
 
+#: how many letters are rendered and e-mailed per commit
+SEND_BATCH_SIZE = 20
+
 #: subscription states a dunning suspension can pause, and a dunning cancellation can give notice in
 SUSPENDABLE_STATES = ("trial", "active", "notice")
 CANCELLABLE_STATES = ("trial", "active", "paused")
@@ -151,6 +154,7 @@ class SubscriptionDunningRun(models.AbstractModel):
             .search([("fee_invoice_id", "in", invoices.ids)])
             .fee_invoice_id.ids
         )
+        listed_of = {partner.id: moves for partner, moves in invoices.grouped("commercial_partner_id").items()}
         plans = []
         for partner_id, (top, per_item) in letters.items():
             partner = Partner.browse(partner_id)
@@ -173,7 +177,7 @@ class SubscriptionDunningRun(models.AbstractModel):
                     "start": item.start,
                     "amount": item.amount,
                 }
-            listed = invoices.filtered(lambda inv, pid=partner_id: inv.commercial_partner_id.id == pid)
+            listed = listed_of[partner_id]
             overdue = sum((by_item[inv.id].amount for inv in listed), Decimal(0))
             flat_total = sum(flat.values(), Decimal(0))
             interest_total = sum((line["interest"] for line in lines.values()), Decimal(0))
@@ -259,50 +263,111 @@ class SubscriptionDunningRun(models.AbstractModel):
 
     @api.model
     def _run_partners(self, company, date_ref, partners):
-        """Dun these customers on ``date_ref``, each in its own savepoint; return the letters."""
-        letters = self.env["subscription.dunning.letter"]
+        """Dun these customers on ``date_ref``; return the letters.
+
+        The batch is written at once in a savepoint; if anything fails (a customer
+        dunned meanwhile by another worker, bad data), each customer is retried in
+        its own savepoint, so that one bad customer never stops the others.
+        """
         claimed = self._claim_partners(partners)
-        for plan in self._plan(company, date_ref, claimed):
+        plans = self._plan(company, date_ref, claimed)
+        if not plans:
+            return self.env["subscription.dunning.letter"]
+        try:
+            with self.env.cr.savepoint():
+                return self._apply_plans(company, date_ref, plans)
+        except Exception:  # noqa: BLE001 - isolate the faulty customer below, each in its own savepoint
+            self.env.invalidate_all()
+            _logger.info("Dunning batch failed, retrying customer by customer", exc_info=True)
+        letters = self.env["subscription.dunning.letter"]
+        for plan in plans:
+            partner_id = plan["partner"].id
             try:
                 with self.env.cr.savepoint():
-                    letters |= self._apply_plan(company, date_ref, plan)
+                    letters |= self._apply_plans(company, date_ref, [plan])
             except pg_errors.UniqueViolation:
                 # another run dunned this customer (today's letter or an item at this level exists)
                 self.env.invalidate_all()
-                _logger.info("Customer %s already dunned on %s", plan["partner"].id, date_ref)
+                _logger.info("Customer %s already dunned on %s", partner_id, date_ref)
             except Exception:  # noqa: BLE001 - one customer's failure never stops the run; it is retried next run
                 self.env.invalidate_all()
-                _logger.warning("Dunning of customer %s failed", plan["partner"].id, exc_info=True)
+                _logger.warning("Dunning of customer %s failed", partner_id, exc_info=True)
         return letters
 
     @api.model
-    def _apply_plan(self, company, date_ref, plan):
-        """Write one letter: entries, fees and interest, the level's actions."""
-        level = plan["level"]
-        partner = plan["partner"]
-        letter = (
+    def _apply_plans(self, company, date_ref, plans):
+        """Write the letters of ``plans``: fees and interest (charges or own invoices), the letters,
+        one history entry per item reaching a level, the levels' actions. Batched: one ``create``
+        per model for all customers of the batch."""
+        fee_lines = [self._get_fee_lines(plan["level"], date_ref, plan) for plan in plans]
+        subscription_of = self._get_fee_subscriptions(
+            company,
+            [
+                plan["partner"].id
+                for plan, lines in zip(plans, fee_lines, strict=True)
+                if lines and plan["level"].fee_invoicing == "next_invoice"
+            ],
+        )
+        charge_vals, charge_owner, invoice_vals, invoice_owner = [], [], [], []
+        for index, (plan, lines) in enumerate(zip(plans, fee_lines, strict=True)):
+            if not lines:
+                continue
+            subscription = None
+            if plan["level"].fee_invoicing == "next_invoice":
+                subscription = subscription_of.get(plan["partner"].id)
+            if subscription:
+                for product, name, amount in lines:
+                    charge_vals.append(
+                        {
+                            "subscription_id": subscription.id,
+                            "product_id": product.id,
+                            "name": name,
+                            "date": date_ref,
+                            "price_unit": float(amount),
+                        }
+                    )
+                    charge_owner.append(index)
+            else:
+                invoice_vals.append(self._prepare_fee_invoice_values(company, date_ref, plan, lines))
+                invoice_owner.append(index)
+        charges_of, invoice_of = {}, {}
+        if charge_vals:
+            charges = self.env["subscription.charge"].sudo().create(charge_vals)
+            for index, charge in zip(charge_owner, charges, strict=True):
+                charges_of.setdefault(index, []).append(charge.id)
+        if invoice_vals:
+            moves = self.env["account.move"].sudo().with_company(company).create(invoice_vals)
+            moves._post(soft=False)
+            invoice_of = dict(zip(invoice_owner, moves.ids, strict=True))
+        letters = (
             self.env["subscription.dunning.letter"]
             .sudo()
+            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True)
             .create(
-                {
-                    "partner_id": partner.id,
-                    "company_id": company.id,
-                    "date": date_ref,
-                    "level_id": level.id,
-                    "invoice_ids": [fields.Command.set(plan["invoices"].ids)],
-                    "amount_overdue": float(plan["amount_overdue"]),
-                    "fee_amount": float(plan["fee"]),
-                    "flat_fee_amount": float(plan["flat_fee"]),
-                    "interest_amount": float(plan["interest"]),
-                    "amount_total": float(plan["total"]),
-                }
+                [
+                    {
+                        "partner_id": plan["partner"].id,
+                        "company_id": company.id,
+                        "date": date_ref,
+                        "level_id": plan["level"].id,
+                        "invoice_ids": [fields.Command.set(plan["invoices"].ids)],
+                        "amount_overdue": float(plan["amount_overdue"]),
+                        "fee_amount": float(plan["fee"]),
+                        "flat_fee_amount": float(plan["flat_fee"]),
+                        "interest_amount": float(plan["interest"]),
+                        "amount_total": float(plan["total"]),
+                        "fee_invoice_id": invoice_of.get(index, False),
+                        "fee_charge_ids": [fields.Command.set(charges_of.get(index, []))],
+                    }
+                    for index, plan in enumerate(plans)
+                ]
             )
         )
         self.env["subscription.dunning.entry"].sudo().create(
             [
                 {
                     "invoice_id": invoice.id,
-                    "partner_id": partner.id,
+                    "partner_id": plan["partner"].id,
                     "level_id": line["level"].id,
                     "letter_id": letter.id,
                     "company_id": company.id,
@@ -315,19 +380,20 @@ class SubscriptionDunningRun(models.AbstractModel):
                     "interest_from": line["interest_from"],
                     "interest_to": date_ref if line["interest_from"] else False,
                 }
+                for letter, plan in zip(letters, plans, strict=True)
                 for invoice, line in plan["items"].items()
             ]
         )
-        self._invoice_fees(letter, plan)
-        self._apply_action(letter, plan)
-        return letter
+        for letter, plan in zip(letters, plans, strict=True):
+            if plan["level"].action != "none" or plan["level"].create_activity:
+                self._apply_action(letter, plan)
+        return letters
 
     @api.model
-    def _get_fee_lines(self, letter, plan):
-        """(product, description, amount) of what the letter charges."""
+    def _get_fee_lines(self, level, date_ref, plan):
+        """(product, description, amount) of what a letter of ``level`` on ``date_ref`` charges."""
         lines = []
-        level = letter.level_id
-        date_text = format_date(self.env, letter.date)
+        date_text = format_date(self.env, date_ref)
         if plan["fee"]:
             lines.append(
                 (
@@ -361,81 +427,53 @@ class SubscriptionDunningRun(models.AbstractModel):
         return lines
 
     @api.model
-    def _invoice_fees(self, letter, plan):
-        """Fees and interest on the next subscription invoice (pending charges) or on their own invoice."""
-        lines = self._get_fee_lines(letter, plan)
-        if not lines:
-            return
-        subscription = False
-        if letter.level_id.fee_invoicing == "next_invoice":
-            subscription = (
-                self.env["subscription.subscription"]
-                .sudo()
-                .search(
-                    [
-                        ("commercial_partner_id", "=", letter.partner_id.id),
-                        ("company_id", "=", letter.company_id.id),
-                        ("state", "in", ("trial", "active", "notice")),
-                    ],
-                    limit=1,
-                    order="id",
-                )
+    def _get_fee_subscriptions(self, company, partner_ids):
+        """{commercial partner id: the running subscription whose next invoice carries the fees}."""
+        if not partner_ids:
+            return {}
+        subscriptions = (
+            self.env["subscription.subscription"]
+            .sudo()
+            .search(
+                [
+                    ("commercial_partner_id", "in", partner_ids),
+                    ("company_id", "=", company.id),
+                    ("state", "in", ("trial", "active", "notice")),
+                ],
+                order="id desc",
             )
-        if subscription:
-            charges = (
-                self.env["subscription.charge"]
-                .sudo()
-                .create(
-                    [
-                        {
-                            "subscription_id": subscription.id,
-                            "product_id": product.id,
-                            "name": name,
-                            "date": letter.date,
-                            "price_unit": float(amount),
-                        }
-                        for product, name, amount in lines
-                    ]
-                )
-            )
-            letter.fee_charge_ids = [fields.Command.set(charges.ids)]
-            return
+        )
+        # the oldest running subscription of each customer (the search is newest first)
+        return {sub.commercial_partner_id.id: sub for sub in subscriptions}
+
+    @api.model
+    def _prepare_fee_invoice_values(self, company, date_ref, plan, lines):
+        """A customer invoice of its own for the fees and interest of one letter (no VAT: damages)."""
         journal = (
-            self.env["account.journal"]
-            .sudo()
-            .search([("company_id", "=", letter.company_id.id), ("type", "=", "sale")], limit=1)
+            self.env["account.journal"].sudo().search([("company_id", "=", company.id), ("type", "=", "sale")], limit=1)
         )
-        move = (
-            self.env["account.move"]
-            .sudo()
-            .with_company(letter.company_id)
-            .create(
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": letter.partner_id.id,
-                    "company_id": letter.company_id.id,
-                    "journal_id": journal.id,
-                    "currency_id": letter.currency_id.id,
-                    "invoice_date": letter.date,
-                    "invoice_origin": letter.level_id.name,
-                    "invoice_line_ids": [
-                        fields.Command.create(
-                            {
-                                "product_id": product.id,
-                                "name": name,
-                                "quantity": 1,
-                                "price_unit": float(amount),
-                                # damages, not a supply: no VAT
-                                "tax_ids": [fields.Command.clear()],
-                            }
-                        )
-                        for product, name, amount in lines
-                    ],
-                }
-            )
-        )
-        move._post(soft=False)
-        letter.fee_invoice_id = move
+        return {
+            "move_type": "out_invoice",
+            "partner_id": plan["partner"].id,
+            "company_id": company.id,
+            "journal_id": journal.id,
+            "currency_id": company.currency_id.id,
+            "invoice_date": date_ref,
+            "invoice_origin": plan["level"].name,
+            "invoice_line_ids": [
+                fields.Command.create(
+                    {
+                        "product_id": product.id,
+                        "name": name,
+                        "quantity": 1,
+                        "price_unit": float(amount),
+                        # damages, not a supply: no VAT
+                        "tax_ids": [fields.Command.clear()],
+                    }
+                )
+                for product, name, amount in lines
+            ],
+        }
 
     @api.model
     def _apply_action(self, letter, plan):
@@ -499,10 +537,28 @@ class SubscriptionDunningRun(models.AbstractModel):
     # ------------------------------------------------------------------
     @api.model
     def _cron_run_dunning(self):
+        """Daily: dun every company as of today (committed per batch of customers), then send the
+        letters (PDF and e-mail) in small committed batches; what the time budget leaves unsent is
+        sent by the next call (triggered at once)."""
         date_ref = fields.Date.context_today(self)
-        self._run_for_all(date_ref, commit=True)
-        # letters left unsent by an interrupted run
-        pending = self.env["subscription.dunning.letter"].sudo().search([("state", "=", "to_send")])
-        for start in range(0, len(pending), DUNNING_BATCH_SIZE):
-            pending[start : start + DUNNING_BATCH_SIZE]._send()
-            self.env["ir.cron"]._commit_progress(0)
+        self._run_for_all(date_ref, commit=True, send=False)
+        if not self._send_pending_letters(commit=True):
+            self.env.ref("subscription_billing.ir_cron_subscription_dunning")._trigger()
+
+    @api.model
+    def _send_pending_letters(self, commit=False, batch_size=SEND_BATCH_SIZE):
+        """Send letters still to send, ``batch_size`` at a time; False if the cron's time ran out."""
+        Letter = self.env["subscription.dunning.letter"].sudo()
+        domain = [("state", "=", "to_send")]
+        last_id = 0
+        while True:
+            batch = Letter.search(domain + [("id", ">", last_id)], limit=batch_size, order="id")
+            if not batch:
+                return True
+            last_id = batch.ids[-1]
+            sent = batch._send()  # letters locked by another worker are left to it
+            if commit and not self.env["ir.cron"]._commit_progress(
+                len(sent), remaining=Letter.search_count(domain + [("id", ">", last_id)])
+            ):
+                return False
+            self.env.invalidate_all()

@@ -216,6 +216,22 @@ class TestDunning(SubscriptionCommon):
             ),
         )
 
+    def test_daily_cron_duns_and_sends_once(self):
+        """The cron of 10 Jan 2026 duns the invoice due 1 Dec 2025 (40 days: second notice) and sends
+        the letter; triggered again the same day it sends nothing."""
+        invoice = self._invoice(self.consumer, 100.0, date(2025, 12, 1))
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_dunning")
+        with freeze_time("2026-01-10 10:00:00"), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        letter = invoice.dunning_entry_ids.letter_id
+        self.assertEqual((letter.level_id, letter.state), (self.second, "sent"))
+        self.assertTrue(letter.mail_id)
+        with freeze_time("2026-01-10 11:00:00"), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        self.assertEqual(
+            self.env["subscription.dunning.letter"].search_count([("partner_id", "=", self.consumer.id)]), 1
+        )
+
     def test_the_database_refuses_an_item_at_a_level_twice_and_two_letters_a_day(self):
         invoice = self._invoice(self.consumer, 100.0, date(2025, 12, 20))
         letter = self._run(date(2025, 12, 27))

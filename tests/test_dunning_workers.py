@@ -2,7 +2,7 @@
 
 Each worker is a thread with its own database connection, running the cron's
 loop (``_run_for_all`` with a commit per batch of 2 customers). The killed
-worker raises on its second customer: its open transaction is rolled back, as
+worker raises on its second batch: its open transaction is rolled back, as
 when a process dies. Checked in SQL afterwards: one letter per customer, one
 history entry per invoice, one fee invoice and one e-mail per letter. The data
 (the main company, its shipped levels) is committed in the year 2093, which no
@@ -69,16 +69,16 @@ class TestDunningWorkers(CommittedDataCase):
         )
 
     def _run_workers(self, count, killed=None):
-        original = SubscriptionDunningRun._apply_plan
+        original = SubscriptionDunningRun._apply_plans
         local = threading.local()
         barrier = threading.Barrier(count)
         outcomes = {}
 
-        def apply_plan(self_, company, date_ref, plan):
+        def apply_plans(self_, company, date_ref, plans):
             local.calls = getattr(local, "calls", 0) + 1
             if killed is not None and getattr(local, "worker", None) == killed and local.calls == 2:
                 raise KeyboardInterrupt("worker killed")
-            return original(self_, company, date_ref, plan)
+            return original(self_, company, date_ref, plans)
 
         cursors = [self.env.registry.cursor() for _n in range(count)]
         envs = [api.Environment(cr, SUPERUSER_ID, {}) for cr in cursors]
@@ -99,7 +99,7 @@ class TestDunningWorkers(CommittedDataCase):
             finally:
                 env.cr.close()
 
-        with patch.object(SubscriptionDunningRun, "_apply_plan", apply_plan):
+        with patch.object(SubscriptionDunningRun, "_apply_plans", apply_plans):
             threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
             for thread in threads:
                 thread.start()
