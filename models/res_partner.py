@@ -222,11 +222,17 @@ class ResPartner(models.Model):
     dunning_block_until = fields.Date(
         string="No Dunning Until",
         tracking=True,
+        groups="account.group_account_invoice",
         help="Promise to pay, dispute: the dunning run leaves all items of this customer out up to and including "
         "this date.",
     )
-    dunning_block_reason = fields.Char(string="Dunning Block Reason")
-    dunning_letter_ids = fields.One2many("subscription.dunning.letter", "partner_id", string="Dunning Letters")
+    dunning_block_reason = fields.Char(string="Dunning Block Reason", groups="account.group_account_invoice")
+    dunning_letter_ids = fields.One2many(
+        "subscription.dunning.letter",
+        "partner_id",
+        string="Dunning Letters",
+        groups="account.group_account_invoice",
+    )
     dunning_entry_count = fields.Integer(compute="_compute_dunning_entry_count", groups="account.group_account_invoice")
 
     def _compute_dunning_entry_count(self):
