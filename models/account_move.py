@@ -410,11 +410,9 @@ class AccountMove(models.Model):
         tracking=True,
         help="Promise to pay, dispute: the dunning run leaves this invoice out up to and including this date.",
     )
-    dunning_block_reason = fields.Char(string="Dunning Block Reason", copy=False, tracking=True)
+    dunning_block_reason = fields.Char(copy=False, tracking=True)
     dunning_entry_ids = fields.One2many("subscription.dunning.entry", "invoice_id", string="Dunning History")
-    dunning_level_id = fields.Many2one(
-        "subscription.dunning.level", string="Dunning Level", compute="_compute_dunning_level_id"
-    )
+    dunning_level_id = fields.Many2one("subscription.dunning.level", compute="_compute_dunning_level_id")
 
     @api.depends("dunning_entry_ids.level_id")
     def _compute_dunning_level_id(self):

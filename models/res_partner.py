@@ -226,7 +226,7 @@ class ResPartner(models.Model):
         help="Promise to pay, dispute: the dunning run leaves all items of this customer out up to and including "
         "this date.",
     )
-    dunning_block_reason = fields.Char(string="Dunning Block Reason", groups="account.group_account_invoice")
+    dunning_block_reason = fields.Char(groups="account.group_account_invoice")
     dunning_letter_ids = fields.One2many(
         "subscription.dunning.letter",
         "partner_id",

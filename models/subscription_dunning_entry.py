@@ -16,21 +16,17 @@ class SubscriptionDunningEntry(models.Model):
     # ------------------------------------------------------------------
     # Fields
     # ------------------------------------------------------------------
-    invoice_id = fields.Many2one(
-        "account.move", string="Invoice", required=True, ondelete="cascade", index=True, readonly=True
-    )
+    invoice_id = fields.Many2one("account.move", required=True, ondelete="cascade", index=True, readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, readonly=True)
-    level_id = fields.Many2one(
-        "subscription.dunning.level", string="Level", required=True, ondelete="restrict", readonly=True
-    )
-    letter_id = fields.Many2one("subscription.dunning.letter", string="Letter", ondelete="set null", readonly=True)
+    level_id = fields.Many2one("subscription.dunning.level", required=True, ondelete="restrict", readonly=True)
+    letter_id = fields.Many2one("subscription.dunning.letter", ondelete="set null", readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     date = fields.Date(required=True, readonly=True)
     overdue_since = fields.Date(readonly=True, help="The due date, or the day a debit came back.")
     days_overdue = fields.Integer(readonly=True)
     amount_overdue = fields.Monetary(string="Open Amount", currency_field="currency_id", readonly=True)
-    flat_fee = fields.Monetary(string="Flat Fee", currency_field="currency_id", readonly=True)
+    flat_fee = fields.Monetary(currency_field="currency_id", readonly=True)
     interest = fields.Monetary(string="Default Interest", currency_field="currency_id", readonly=True)
     interest_from = fields.Date(readonly=True, help="Interest is charged for the days after this date ...")
     interest_to = fields.Date(readonly=True, help="... up to and including this date.")

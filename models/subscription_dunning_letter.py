@@ -27,7 +27,7 @@ class SubscriptionDunningLetter(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     date = fields.Date(required=True, readonly=True)
-    level_id = fields.Many2one("subscription.dunning.level", string="Level", required=True, readonly=True)
+    level_id = fields.Many2one("subscription.dunning.level", required=True, readonly=True)
     entry_ids = fields.One2many("subscription.dunning.entry", "letter_id", string="Items Reaching a Level")
     invoice_ids = fields.Many2many(
         "account.move", string="Overdue Items", readonly=True, help="Every overdue item the letter lists."
@@ -37,7 +37,7 @@ class SubscriptionDunningLetter(models.Model):
     flat_fee_amount = fields.Monetary(string="Flat Fees", currency_field="currency_id", readonly=True)
     interest_amount = fields.Monetary(string="Default Interest", currency_field="currency_id", readonly=True)
     amount_total = fields.Monetary(string="Total Due", currency_field="currency_id", readonly=True)
-    fee_invoice_id = fields.Many2one("account.move", string="Fee Invoice", readonly=True)
+    fee_invoice_id = fields.Many2one("account.move", readonly=True)
     fee_charge_ids = fields.Many2many("subscription.charge", string="Fee Charges", readonly=True)
     state = fields.Selection(
         [("to_send", "To Send"), ("sent", "Sent")], default="to_send", required=True, readonly=True, index=True

@@ -28,7 +28,6 @@ class SubscriptionDunningLevel(models.Model):
     )
     fee_product_id = fields.Many2one(
         "product.product",
-        string="Fee Product",
         check_company=True,
         default=lambda self: self.env.ref("subscription_billing.product_dunning_fee", raise_if_not_found=False),
     )

@@ -11,7 +11,7 @@ class SubscriptionDunningRunWizardLine(models.TransientModel):
     company_id = fields.Many2one(related="wizard_id.company_id")
     currency_id = fields.Many2one(related="wizard_id.currency_id")
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
-    level_id = fields.Many2one("subscription.dunning.level", string="Level", readonly=True)
+    level_id = fields.Many2one("subscription.dunning.level", readonly=True)
     item_count = fields.Integer(string="Items Reaching a Level", readonly=True)
     listed_count = fields.Integer(string="Overdue Items Listed", readonly=True)
     amount_overdue = fields.Monetary(string="Overdue", currency_field="currency_id", readonly=True)
