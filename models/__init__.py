@@ -35,3 +35,4 @@ from . import subscription_dunning_base_rate
 from . import subscription_dunning_entry
 from . import subscription_dunning_letter
 from . import subscription_dunning_run
+from . import account_partial_reconcile

@@ -536,6 +536,15 @@ class SubscriptionDunningRun(models.AbstractModel):
     # Cron
     # ------------------------------------------------------------------
     @api.model
+    def _cron_resume_paid_suspensions(self):
+        """Triggered when a payment is matched with an invoice that suspended subscriptions (and
+        run daily): resume the subscriptions whose overdue invoices are all paid now."""
+        date_ref = fields.Date.context_today(self)
+        for company in self.env["res.company"].sudo().search([]):
+            self._resume_paid_suspensions(company, date_ref)
+            self.env["ir.cron"]._commit_progress(0)
+
+    @api.model
     def _cron_run_dunning(self):
         """Daily: dun every company as of today (committed per batch of customers), then send the
         letters (PDF and e-mail) in small committed batches; what the time budget leaves unsent is

@@ -1831,8 +1831,8 @@ class SubscriptionSubscription(models.Model):
         copy=False,
         readonly=True,
         index="btree_not_null",
-        help="Paused by a dunning level: no service, not billed. Resumed by the next daily dunning run after the "
-        "overdue items that caused it are paid in full.",
+        help="Paused by a dunning level: no service, not billed. Resumed automatically once the overdue items "
+        "that caused it are paid in full.",
     )
     dunning_suspension_date = fields.Date(copy=False, readonly=True)
     dunning_suspension_reason = fields.Char(copy=False, readonly=True)

@@ -371,7 +371,8 @@ class TestDunning(SubscriptionCommon):
 
     def test_suspension_and_automatic_resumption_on_payment(self):
         """The second notice (35 days) suspends the customer's subscription: paused, visible reason;
-        paying the item in full resumes it with the next daily run."""
+        a partial payment keeps it suspended; matching the rest triggers the resumption cron, which
+        resumes it."""
         subscription = self._start(partner=self.business, start_date=date(2026, 1, 1))
         invoice = self._invoice(self.business, 200.0, date(2025, 12, 20))
         letter = self._run(date(2026, 1, 24))
@@ -383,8 +384,17 @@ class TestDunning(SubscriptionCommon):
         self._pay(invoice, 100.0, date(2026, 1, 25))
         self._run(date(2026, 1, 26))
         self.assertTrue(subscription.dunning_suspended, "a partial payment keeps it suspended")
+        resume_cron = self.env.ref("subscription_billing.ir_cron_subscription_dunning_resume")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", resume_cron.id)])
         self._pay(invoice, invoice.amount_residual, date(2026, 1, 27))
-        self._run(date(2026, 1, 28))
+        self.assertGreater(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", resume_cron.id)]),
+            triggers,
+            "matching the payment triggers the resumption at once",
+        )
+        with freeze_time("2026-01-27 10:05:00"), self.enter_registry_test_mode():
+            resume_cron.method_direct_trigger()
+        subscription.invalidate_recordset()
         self.assertFalse(subscription.dunning_suspended)
         self.assertEqual(subscription.state, "active")
 
