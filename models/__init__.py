@@ -30,3 +30,9 @@ from . import deferred_revenue_schedule
 from . import deferred_revenue_schedule_line
 from . import account_fiscal_position
 from . import subscription_oss_report
+from . import subscription_dunning_level
+from . import subscription_dunning_base_rate
+from . import subscription_dunning_entry
+from . import subscription_dunning_letter
+from . import subscription_dunning_run
+from . import account_partial_reconcile

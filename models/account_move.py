@@ -3,7 +3,7 @@ import json
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
 from ..billing_core import deferral, sepa
@@ -400,3 +400,34 @@ class AccountMove(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_action")
         action["domain"] = [("id", "in", self.subscription_ids.ids)]
         return action
+
+    # ------------------------------------------------------------------
+    # Dunning (see subscription_dunning_run.py)
+    # ------------------------------------------------------------------
+    dunning_block_until = fields.Date(
+        string="No Dunning Until",
+        copy=False,
+        tracking=True,
+        help="Promise to pay, dispute: the dunning run leaves this invoice out up to and including this date.",
+    )
+    dunning_block_reason = fields.Char(copy=False, tracking=True)
+    dunning_entry_ids = fields.One2many("subscription.dunning.entry", "invoice_id", string="Dunning History")
+    dunning_level_id = fields.Many2one("subscription.dunning.level", compute="_compute_dunning_level_id")
+
+    @api.depends("dunning_entry_ids.level_id")
+    def _compute_dunning_level_id(self):
+        for move in self:
+            entries = move.dunning_entry_ids.sorted(lambda e: e.level_id.days_after_due)
+            move.dunning_level_id = entries[-1:].level_id
+
+    @api.constrains("dunning_block_until", "dunning_block_reason")
+    def _check_dunning_block_reason(self):
+        for move in self:
+            if move.dunning_block_until and not move.dunning_block_reason:
+                raise ValidationError(
+                    self.env._(
+                        "Invoice %(invoice)s: a dunning block until %(date)s needs a reason (Dunning Block Reason).",
+                        invoice=move.display_name,
+                        date=format_date(self.env, move.dunning_block_until),
+                    )
+                )

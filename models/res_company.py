@@ -201,3 +201,11 @@ class ResCompany(models.Model):
                 }
             )
             company.subscription_fpos_reverse_charge_id = position
+
+    # ------------------------------------------------------------------
+    # Dunning (see subscription_dunning_run.py)
+    # ------------------------------------------------------------------
+    dunning_flat_fee_b2b = fields.Boolean(
+        string="Flat Fee for Businesses (§ 288 (5) BGB)",
+        help="Dunning levels that claim it charge business customers € 40 once per overdue invoice.",
+    )

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import format_date
 
 from ..billing_core import ageing
 
@@ -213,3 +215,48 @@ class ResPartner(models.Model):
         )
         totals["overdue"] = totals["total"] - totals[ageing.NOT_DUE]
         return {key: float(amount) for key, amount in totals.items()}
+
+    # ------------------------------------------------------------------
+    # Dunning (see subscription_dunning_run.py)
+    # ------------------------------------------------------------------
+    dunning_block_until = fields.Date(
+        string="No Dunning Until",
+        tracking=True,
+        groups="account.group_account_invoice",
+        help="Promise to pay, dispute: the dunning run leaves all items of this customer out up to and including "
+        "this date.",
+    )
+    dunning_block_reason = fields.Char(groups="account.group_account_invoice")
+    dunning_letter_ids = fields.One2many(
+        "subscription.dunning.letter",
+        "partner_id",
+        string="Dunning Letters",
+        groups="account.group_account_invoice",
+    )
+    dunning_entry_count = fields.Integer(compute="_compute_dunning_entry_count", groups="account.group_account_invoice")
+
+    def _compute_dunning_entry_count(self):
+        Entry = self.env["subscription.dunning.entry"]
+        counts = dict(
+            Entry._read_group([("partner_id", "in", self.commercial_partner_id.ids)], ["partner_id"], ["__count"])
+        )
+        for partner in self:
+            partner.dunning_entry_count = counts.get(partner.commercial_partner_id, 0)
+
+    def action_view_dunning_entries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_dunning_entry_action")
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        return action
+
+    @api.constrains("dunning_block_until", "dunning_block_reason")
+    def _check_dunning_block_reason(self):
+        for partner in self:
+            if partner.dunning_block_until and not partner.dunning_block_reason:
+                raise ValidationError(
+                    self.env._(
+                        "Customer %(partner)s: a dunning block until %(date)s needs a reason (Dunning Block Reason).",
+                        partner=partner.display_name,
+                        date=format_date(self.env, partner.dunning_block_until),
+                    )
+                )

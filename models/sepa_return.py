@@ -154,8 +154,10 @@ class SepaReturn(models.Model):
             invoice.sepa_retry_count += 1
             if invoice.sepa_retry_count > self.company_id.sepa_retry_limit:
                 invoice.sepa_dunning_required = True
+                self._enter_dunning()
         elif action == "dunning":
             invoice.sepa_dunning_required = True
+            self._enter_dunning()
         elif action == "block":
             reason = self.env._(
                 "Blocked after return %(code)s (%(reason)s).", code=self.reason_id.code, reason=self.reason_id.name
@@ -164,3 +166,9 @@ class SepaReturn(models.Model):
                 self.mandate_id._change_state("revoked", reason=reason)
             self.mandate_id.subscription_ids.write({"payment_method": False, "sepa_mandate_id": False})
             invoice.write({"sepa_dunning_required": True})
+            self._enter_dunning()
+
+    def _enter_dunning(self):
+        """The invoice enters dunning: overdue days count from the return date."""
+        self.ensure_one()
+        self.invoice_id.subscription_dunning_start_date = self.return_date

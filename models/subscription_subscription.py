@@ -559,6 +559,9 @@ class SubscriptionSubscription(models.Model):
             "billing_error",
             "billing_error_date",
             "has_billing_error",
+            "dunning_suspended",
+            "dunning_suspension_date",
+            "dunning_suspension_reason",
         )
 
     def _reprice_lines_from_plan(self):
@@ -1819,3 +1822,79 @@ class SubscriptionSubscription(models.Model):
         date_ref = date_ref or fields.Date.context_today(self)
         self._cron_update_states(date_ref)
         return self._run_billing_for_all(date_ref, commit=True)
+
+    # ------------------------------------------------------------------
+    # Dunning (see subscription_dunning_run.py)
+    # ------------------------------------------------------------------
+    dunning_suspended = fields.Boolean(
+        string="Suspended by Dunning",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="Paused by a dunning level: no service, not billed. Resumed automatically once the overdue items "
+        "that caused it are paid in full.",
+    )
+    dunning_suspension_date = fields.Date(copy=False, readonly=True)
+    dunning_suspension_reason = fields.Char(copy=False, readonly=True)
+    dunning_suspension_invoice_ids = fields.Many2many(
+        "account.move",
+        "subscription_dunning_suspension_invoice_rel",
+        "subscription_id",
+        "move_id",
+        string="Suspended for",
+        copy=False,
+        readonly=True,
+    )
+    dunning_entry_count = fields.Integer(compute="_compute_dunning_entry_count")
+
+    def _compute_dunning_entry_count(self):
+        Entry = self.env["subscription.dunning.entry"]
+        for sub in self:
+            sub.dunning_entry_count = Entry.search_count([("invoice_id", "in", sub.invoice_ids.ids)]) if sub.id else 0
+
+    def action_view_dunning_entries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_dunning_entry_action")
+        action["domain"] = [("invoice_id", "in", self.invoice_ids.ids)]
+        return action
+
+    def _dunning_suspend(self, date_ref, level, invoices):
+        """Pause for dunning from ``date_ref`` on, until ``invoices`` are paid."""
+        self.ensure_one()
+        reason = self.env._(
+            "%(level)s of %(date)s: %(invoices)s overdue.",
+            level=level.name,
+            date=format_date(self.env, date_ref),
+            invoices=", ".join(invoices.mapped("name")),
+        )
+        self._pause(date_ref)
+        self._write_system_fields(
+            {
+                "dunning_suspended": True,
+                "dunning_suspension_date": date_ref,
+                "dunning_suspension_reason": reason,
+                "dunning_suspension_invoice_ids": [fields.Command.set(invoices.ids)],
+            }
+        )
+        self.message_post(body=Markup("%s") % self.env._("Suspended by dunning: %(reason)s", reason=reason))
+
+    def _dunning_resume(self, date_ref):
+        """End the dunning suspension: resume on ``date_ref`` (if still paused) and clear the reason."""
+        self.ensure_one()
+        if self.state == "paused":
+            self._resume(date_ref)
+        self._write_system_fields(
+            {
+                "dunning_suspended": False,
+                "dunning_suspension_date": False,
+                "dunning_suspension_reason": False,
+                "dunning_suspension_invoice_ids": [fields.Command.clear()],
+            }
+        )
+        self.message_post(
+            body=Markup("%s")
+            % self.env._(
+                "Dunning suspension ended on %(date)s: the overdue items are paid.",
+                date=format_date(self.env, date_ref),
+            )
+        )

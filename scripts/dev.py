@@ -828,7 +828,9 @@ def cmd_bench(args):
         if args.n is not None:
             cmd += ["--records", str(args.n)]
     else:
-        script = "revenue_recognition_benchmark.py" if args.script == "revenue" else "billing_run_benchmark.py"
+        script = {"revenue": "revenue_recognition_benchmark.py", "dunning": "dunning_benchmark.py"}.get(
+            args.script, "billing_run_benchmark.py"
+        )
         cmd = python_cmd(str(REPO / "benchmarks" / script), "-c", str(conf))
         if args.n is not None:
             cmd += ["--n", str(args.n)]
@@ -1187,10 +1189,11 @@ def main(argv=None):
     bench.add_argument(
         "script",
         nargs="?",
-        choices=["billing", "usage", "revenue"],
+        choices=["billing", "usage", "revenue", "dunning"],
         default="billing",
         help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating; "
-        "revenue: recognition of one month of deferred revenue vs one bare entry",
+        "revenue: recognition of one month of deferred revenue vs one bare entry; "
+        "dunning: dunning run over overdue invoices vs bare writes of its rows",
     )
     bench.add_argument(
         "--n",

@@ -211,7 +211,9 @@ class SecurityWorldCommon(SubscriptionCommon):
         schedule_line = env["deferred.revenue.schedule.line"].create(
             {"schedule_id": schedule.id, "date": date(2026, 1, 31), "amount": 10.0}
         )
+        dunning = cls._build_dunning_world(env, company, partner, invoice)
         world = {
+            **dunning,
             "subscription.usage.metric": metric,
             "subscription.plan.family": family,
             "subscription.plan": plan,
@@ -269,6 +271,7 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "partner_id": world["partner"].id,
                 "company_id": cls.companies[n].id,
             },
+            "subscription.dunning.run.wizard": {"date_ref": date(2026, 3, 1), "company_id": cls.companies[n].id},
         }
 
     @classmethod
@@ -288,4 +291,32 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "move_line_id": world["invoice"].line_ids[:1].id,
                 "amount": 10.0,
             },
+            "subscription.dunning.run.wizard.line": {"wizard_id": world["subscription.dunning.run.wizard"].id},
+        }
+
+    @classmethod
+    def _build_dunning_world(cls, env, company, partner, invoice):
+        """A dunning level, base rate, letter and history entry of ``company``."""
+        level = env["subscription.dunning.level"].create(
+            {"name": "Reminder", "company_id": company.id, "days_after_due": 7}
+        )
+        rate = env["subscription.dunning.base.rate"].search([], limit=1)
+        letter = env["subscription.dunning.letter"].create(
+            {"partner_id": partner.id, "company_id": company.id, "date": date(2026, 2, 1), "level_id": level.id}
+        )
+        entry = env["subscription.dunning.entry"].create(
+            {
+                "invoice_id": invoice.id,
+                "partner_id": partner.id,
+                "level_id": level.id,
+                "letter_id": letter.id,
+                "company_id": company.id,
+                "date": date(2026, 2, 1),
+            }
+        )
+        return {
+            "subscription.dunning.level": level,
+            "subscription.dunning.base.rate": rate,
+            "subscription.dunning.letter": letter,
+            "subscription.dunning.entry": entry,
         }

@@ -47,6 +47,10 @@ MATRIX = {
     "deferred.revenue.schedule": ("IAUM", "", "", ""),
     "deferred.revenue.schedule.line": ("IAUM", "", "", ""),
     "subscription.oss.report": ("UM", "", "", ""),
+    "subscription.dunning.level": ("IAUM", "A", "A", "A"),
+    "subscription.dunning.base.rate": ("EIAUM", "A", "A", "A"),
+    "subscription.dunning.entry": ("IAUM", "", "", ""),
+    "subscription.dunning.letter": ("IAUM", "", "", ""),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves
@@ -64,10 +68,12 @@ TRANSIENT_MATRIX = {
     "subscription.coupon.wizard": "UM",
     "subscription.receivable.statement": "UM",
     "subscription.receivable.statement.line": "UM",
+    "subscription.dunning.run.wizard": "UM",
+    "subscription.dunning.run.wizard.line": "UM",
 }
 
 #: no company: the same record in both worlds
-SHARED = {"sepa.return.reason"}
+SHARED = {"sepa.return.reason", "subscription.dunning.base.rate"}
 #: SQL views: only the model-level access is probed
 VIEWS = {"subscription.oss.report"}
 
@@ -95,7 +101,7 @@ class TestAccessMatrix(SecurityWorldCommon):
             if name in self.env and self.env[name]._original_module == "subscription_billing"
         }
         # abstract: no table, no access (the billing run is a service model called by the subscription)
-        ours -= {"subscription.input.guard.mixin", "subscription.billing.run"}
+        ours -= {"subscription.input.guard.mixin", "subscription.billing.run", "subscription.dunning.run"}
         probed = {key.split(" ")[0] for key in [*MATRIX, *TRANSIENT_MATRIX]}
         self.assertEqual(ours - probed, set(), "models missing from the access matrix")
         for model in ours:
@@ -121,7 +127,7 @@ class TestAccessMatrix(SecurityWorldCommon):
                 if key in VIEWS:
                     records = self.env[model]
                 else:
-                    records = self.world[n][key] if key not in SHARED else self.reason
+                    records = self.world[n][key] if key in self.world[n] else self.reason
                 for group, user in self.users.items():
                     probes += 1
                     for operation, allowed in zip(OPERATIONS, allowed_per_op, strict=True):

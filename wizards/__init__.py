@@ -8,3 +8,5 @@ from . import deferred_revenue_recognition_wizard
 from . import deferred_revenue_report
 from . import deferred_revenue_report_line
 from . import subscription_receivable_statement
+from . import subscription_dunning_run_wizard
+from . import subscription_dunning_run_wizard_line
