@@ -30,3 +30,7 @@ from . import deferred_revenue_schedule
 from . import deferred_revenue_schedule_line
 from . import account_fiscal_position
 from . import subscription_oss_report
+from . import subscription_payment_charging
+from . import payment_transaction
+from . import payment_token
+from . import subscription_subscription_payment_token
