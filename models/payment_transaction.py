@@ -66,7 +66,7 @@ class PaymentTransaction(models.Model):
             Charging._handle_transaction_outcome(tx, today)
         for tx in self.filtered(lambda t: t.state == "done" and not t.subscription_charge_invoice_id):
             # paid in the portal (or by another flow): no further automatic attempt for these invoices
-            Charging._stop_charging(tx.sudo().invoice_ids)
+            Charging._stop_charging(tx.sudo().invoice_ids.filtered(lambda m: m.payment_state in ("paid", "in_payment")))
             if tx.token_id:
                 Charging._use_new_token_from_portal(tx.sudo())
         return result

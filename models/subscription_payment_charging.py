@@ -1,5 +1,6 @@
 import logging
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -111,7 +112,7 @@ class SubscriptionPaymentCharging(models.AbstractModel):
                 },
             )
         if to_charge:
-            self.env.ref("subscription_billing.ir_cron_subscription_charge_invoices")._trigger()
+            self.env.ref("subscription_billing.ir_cron_subscription_charge_invoices").sudo()._trigger()
         return to_charge
 
     @api.model
@@ -193,7 +194,16 @@ class SubscriptionPaymentCharging(models.AbstractModel):
         if not token.active:
             self._give_up(invoice, date_ref, self.env._("the subscription has no saved payment method (any more)"))
             return Transaction
-        return Transaction.create(self._prepare_transaction_values(invoice, token))
+        try:
+            with self.env.cr.savepoint():
+                tx = Transaction.create(self._prepare_transaction_values(invoice, token))
+                tx.flush_recordset()
+        except psycopg2.errors.UniqueViolation:
+            # another worker opened a transaction for this invoice after this run's snapshot was taken:
+            # the partial unique index refused the second one; that worker's charge is awaited
+            _logger.info("Invoice %s is being charged by another worker", invoice.id)
+            return Transaction
+        return tx
 
     @api.model
     def _prepare_transaction_values(self, invoice, token):
@@ -241,16 +251,19 @@ class SubscriptionPaymentCharging(models.AbstractModel):
         next_date = None
         if kind == payment_retry.SOFT:
             next_date = payment_retry.next_attempt_date(first_failure, failures, self._get_retry_offsets(invoice))
-        if failures == 1:
-            self._send_failure_mail(invoice)
         if next_date is None:
             self._write_invoice(invoice, vals)
             reason = tx.state_message or self.env._("declined")
             if kind == payment_retry.HARD:
                 reason = self.env._("%(reason)s (not retried)", reason=reason)
             self._give_up(invoice, date_ref, reason)
+        else:
+            self._write_invoice(invoice, {**vals, "subscription_charge_next_date": next_date})
+        if failures == 1:
+            # once per invoice, after the bookkeeping: the mail says whether another attempt follows
+            self._send_failure_mail(invoice)
+        if next_date is None:
             return
-        self._write_invoice(invoice, {**vals, "subscription_charge_next_date": next_date})
         invoice.message_post(
             body=self.env._(
                 "Charging %(amount)s to the saved payment method failed (%(reason)s): attempt %(count)s, "

@@ -19,3 +19,4 @@ from . import test_billing_workers
 from . import test_access_matrix
 from . import test_bad_input_catalogue
 from . import test_payment_charging
+from . import test_payment_charging_workers

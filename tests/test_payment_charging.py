@@ -65,7 +65,9 @@ class ChargingCommon(SubscriptionCommon):
 
     def _charge_due(self, date_ref):
         """One run of the charging job on ``date_ref`` (without the cron's commits)."""
-        invoices = self.env["account.move"].search(self.Charging._get_invoices_to_charge_domain(date_ref))
+        invoices = self.env["account.move"].search(
+            [*self.Charging._get_invoices_to_charge_domain(date_ref), ("company_id", "=", self.env.company.id)]
+        )
         return self.Charging._charge_invoices(invoices, date_ref)
 
 
