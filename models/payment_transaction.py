@@ -26,7 +26,6 @@ class PaymentTransaction(models.Model):
     )
     subscription_id = fields.Many2one(
         "subscription.subscription",
-        string="Subscription",
         compute="_compute_subscription_id",
         search="_search_subscription_id",
     )

@@ -1,4 +1,5 @@
 import logging
+from collections import defaultdict
 
 import psycopg2
 from markupsafe import Markup
@@ -103,13 +104,14 @@ class SubscriptionPaymentCharging(models.AbstractModel):
                 and self._get_charge_subscription(m)
             )
         )
+        by_date = defaultdict(list)
         for invoice in to_charge:
+            by_date[invoice.invoice_date or invoice.date].append(invoice.id)
+        for first_attempt, invoice_ids in by_date.items():
+            # one write per date: a billing run's batch usually shares one invoice date
             self._write_invoice(
-                invoice,
-                {
-                    "subscription_charge_pending": True,
-                    "subscription_charge_next_date": invoice.invoice_date or invoice.date,
-                },
+                to_charge.browse(invoice_ids),
+                {"subscription_charge_pending": True, "subscription_charge_next_date": first_attempt},
             )
         if to_charge:
             self.env.ref("subscription_billing.ir_cron_subscription_charge_invoices").sudo()._trigger()
@@ -144,7 +146,7 @@ class SubscriptionPaymentCharging(models.AbstractModel):
                 if commit:
                     # the transaction exists before the provider is asked: a crash from here on leaves it
                     # open, and the next run waits for it instead of charging the customer a second time
-                    self.env.cr.commit()
+                    self.env.cr.commit()  # pylint: disable=invalid-commit  # crash safety, see above
                 self._run_step(invoice, tx._charge_with_token)
                 self._run_step(invoice, self._handle_transaction_outcome, tx, date_ref)
                 transactions |= tx

@@ -118,7 +118,6 @@ class SubscriptionPlan(models.Model):
         help="A trial ends instead of converting when no payment method is set on the subscription."
     )
     charge_retry_schedule = fields.Char(
-        string="Charge Retry Schedule",
         groups="account.group_account_manager",
         help="Days after the first failed charge of a saved payment method on which the invoice is charged "
         "again, e.g. 1,3,5,7. Empty: the company's schedule.",

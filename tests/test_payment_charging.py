@@ -139,8 +139,9 @@ class TestPaymentCharging(ChargingCommon):
         self.assertEqual(invoice.payment_state, "not_paid")
 
     def test_failure_mail_links_portal_payment_and_payment_methods(self):
-        """The first failure e-mails the customer once: a link to pay the invoice in the portal and one
-        to the saved payment methods; the second failure sends no second mail."""
+        """The first failure e-mails the customer once: a link to pay the invoice in the portal, one to
+        the saved payment methods and the next attempt (1 Jan + 1 day = 2 Jan); the second failure sends
+        no second mail."""
         sub, _token = self._token_subscription("cancel")
         invoice = self._bill(sub)
         self._charge_due(JAN_1)
@@ -150,6 +151,7 @@ class TestPaymentCharging(ChargingCommon):
         self.assertIn(self.customer, mails.partner_ids)
         self.assertIn(f"/my/invoices/{invoice.id}", mails.body)
         self.assertIn("/my/payment_method", mails.body)
+        self.assertIn("01/02/2026", mails.body, "the mail names the next attempt, 2 Jan (first failure + 1 day)")
 
     def test_error_then_success_on_the_retry(self):
         """An error on 1 Jan is soft (retry on 2 Jan); the customer fixed the card, the retry pays:
