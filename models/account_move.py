@@ -476,6 +476,14 @@ class AccountMove(models.Model):
         Charging._charge_invoices(self, fields.Date.context_today(self))
         return True
 
+    def action_subscription_cancel_stale_charge(self):
+        """Cancel the draft charge that never got the provider's answer (after checking with the provider
+        that nothing was paid): it counts as a failed attempt, the retry schedule goes on."""
+        self.ensure_one()
+        self.check_access("write")
+        self.env["subscription.payment.charging"]._cancel_stale_charges(self, fields.Date.context_today(self))
+        return True
+
     def action_view_subscriptions(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("subscription_billing.subscription_action")

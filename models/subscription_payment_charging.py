@@ -1,11 +1,12 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
 from ..billing_core import payment_retry
@@ -17,6 +18,8 @@ _logger = logging.getLogger(__name__)
 OPEN_TX_STATES = ("draft", "pending", "authorized")
 #: states of a failed charge
 FAILED_TX_STATES = ("error", "cancel")
+#: a charge still in draft after this many hours never got the provider's answer
+STALE_DRAFT_HOURS = 24
 
 
 class SubscriptionPaymentCharging(models.AbstractModel):
@@ -187,10 +190,13 @@ class SubscriptionPaymentCharging(models.AbstractModel):
         ):
             self._stop_charging(invoice)
             return Transaction
-        if Transaction.search_count(
+        open_tx = Transaction.search(
             [("subscription_charge_invoice_id", "=", invoice.id), ("state", "in", OPEN_TX_STATES)], limit=1
-        ):
-            return Transaction  # awaiting the provider's answer (or a crashed attempt): never charge twice
+        )
+        if open_tx:
+            # awaiting the provider's answer (or a crashed attempt): never charge twice
+            self._flag_stale_transaction(open_tx)
+            return Transaction
         subscription = self._get_charge_subscription(invoice)
         token = subscription.payment_token_id.sudo()
         if not token.active:
@@ -206,6 +212,58 @@ class SubscriptionPaymentCharging(models.AbstractModel):
             _logger.info("Invoice %s is being charged by another worker", invoice.id)
             return Transaction
         return tx
+
+    @api.model
+    def _flag_stale_transaction(self, tx):
+        """A draft charge older than :data:`STALE_DRAFT_HOURS` never reached the provider's answer (a crash
+        between creating it and asking the provider): the invoice waits for it, so an accountant must
+        check with the provider and cancel it (charging then goes on) or confirm it. Said once, by an
+        activity on the invoice."""
+        if tx.state != "draft" or tx.create_date > fields.Datetime.now() - timedelta(hours=STALE_DRAFT_HOURS):
+            return
+        invoice = tx.subscription_charge_invoice_id
+        summary = self.env._("Charge %(ref)s got no answer", ref=tx.reference)
+        if any(activity.summary == summary for activity in invoice.activity_ids):
+            return
+        invoice.activity_schedule(
+            "mail.mail_activity_data_warning",
+            summary=summary,
+            note=self.env._(
+                "The automatic charge %(ref)s of %(amount)s was created on %(date)s but the payment provider "
+                "never answered (the run was interrupted). Check the payment with the provider: if nothing was "
+                "paid, press “Cancel Unanswered Charge” on the invoice (charging goes on with the next attempt).",
+                ref=tx.reference,
+                amount=format_amount(self.env, tx.amount, tx.currency_id),
+                date=format_date(self.env, tx.create_date),
+            ),
+            user_id=invoice.invoice_user_id.id or self.env.user.id,
+        )
+
+    @api.model
+    def _cancel_stale_charges(self, invoice, date_ref):
+        """Cancel the stale draft charges of ``invoice`` (see :meth:`_flag_stale_transaction`): each
+        counts as a failed attempt on ``date_ref``."""
+        stale = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search([("subscription_charge_invoice_id", "=", invoice.id), ("state", "=", "draft")])
+            .filtered(lambda tx: tx.create_date <= fields.Datetime.now() - timedelta(hours=STALE_DRAFT_HOURS))
+        )
+        if not stale:
+            raise UserError(
+                self.env._(
+                    "Invoice %(invoice)s has no charge waiting for more than %(hours)s hours.",
+                    invoice=invoice.display_name,
+                    hours=STALE_DRAFT_HOURS,
+                )
+            )
+        for tx in stale:
+            tx._set_canceled(
+                state_message=self.env._("Cancelled by %(user)s: the provider never answered.", user=self.env.user.name)
+            )
+            self._handle_transaction_outcome(tx, date_ref)
+        invoice.activity_ids.filtered(lambda a: any(tx.reference in (a.summary or "") for tx in stale)).action_done()
+        return stale
 
     @api.model
     def _prepare_transaction_values(self, invoice, token):
@@ -356,6 +414,17 @@ class SubscriptionPaymentCharging(models.AbstractModel):
     def _cron_charge_invoices(self, date_ref=None):
         """Charge every invoice whose attempt is due on ``date_ref`` (default today); progress committed."""
         date_ref = date_ref or fields.Date.context_today(self)
+        # paid meanwhile (a bank transfer, a payment registered by hand): no attempt, no flag for dunning
+        self._stop_charging(
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("subscription_charge_pending", "=", True),
+                    ("payment_state", "in", ("paid", "in_payment", "reversed")),
+                ]
+            )
+        )
         invoices = (
             self.env["account.move"]
             .sudo()

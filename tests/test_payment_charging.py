@@ -1,6 +1,7 @@
 import unittest
 from datetime import date
 
+from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo import Command, fields
@@ -225,6 +226,63 @@ class TestPaymentCharging(ChargingCommon):
         with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
             self.env["payment.transaction"].create(self.Charging._prepare_transaction_values(invoice, token))
             self.env.flush_all()
+
+    def test_stale_draft_charge_gets_one_activity(self):
+        """A draft charge created on 1 Jan 10:00, more than 24 hours ago, never got an answer: the next
+        runs still do not charge, and the invoice gets one warning activity (not one per run) naming the
+        transaction; the accountant's "Cancel Unanswered Charge" turns it into a failed attempt and the
+        schedule goes on."""
+        sub, _token = self._token_subscription("done")
+        invoice = self._bill(sub)
+        tx = self.Charging._create_charge_transaction(invoice, JAN_1)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE payment_transaction SET create_date = '2026-01-01 10:00:00' WHERE id = %s", [tx.id]
+        )
+        tx.invalidate_recordset(["create_date"])
+        self.assertFalse(self._charge_due(date(2026, 1, 2)))
+        self.assertFalse(self._charge_due(date(2026, 1, 3)))
+        warnings = invoice.activity_ids.filtered(lambda a: tx.reference in (a.summary or ""))
+        self.assertEqual(len(warnings), 1)
+        self.assertEqual(invoice.subscription_charge_transaction_ids, tx)
+        # the accountant checked with the provider: nothing paid; the cancelled charge counts as the
+        # first failure (on 3 Jan), the schedule 1,3,5,7 puts the retry on 4 Jan, which pays
+        with freeze_time("2026-01-03 09:00:00"):
+            invoice.action_subscription_cancel_stale_charge()
+        self.assertEqual(tx.state, "cancel")
+        self.assertFalse(invoice.activity_ids.filtered(lambda a: tx.reference in (a.summary or "")))
+        self.assertEqual(invoice.subscription_charge_failures, 1)
+        self.assertEqual(invoice.subscription_charge_next_date, date(2026, 1, 4))
+        self.assertEqual(self._charge_due(date(2026, 1, 4)).state, "done")
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        with self.assertRaises(UserError):
+            invoice.action_subscription_cancel_stale_charge()
+
+    def test_cron_charges_due_invoices_and_clears_paid_ones(self):
+        """The cron record on 2 Jan 2026: it charges the invoice due since 1 Jan, and clears the flag of
+        an invoice paid by hand whose retry lay in the future (4 Jan) without charging it."""
+        other, _other_token = self._token_subscription("cancel", partner=self.other_customer)
+        paid_by_hand = self._bill(other)
+        self._charge_due(JAN_1)  # fails: retry on 2 Jan
+        self._charge_due(date(2026, 1, 2))  # fails again: retry on 4 Jan
+        sub, _token = self._token_subscription("done")
+        invoice = self._bill(sub)
+        self.assertTrue(invoice.subscription_charge_pending)
+        self.assertFalse(invoice.subscription_charge_transaction_ids, "not charged before the cron runs")
+        self.assertEqual(paid_by_hand.subscription_charge_next_date, date(2026, 1, 4))
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=paid_by_hand.ids
+        ).create({"payment_date": date(2026, 1, 2)})._create_payments()
+        self.assertIn(paid_by_hand.payment_state, ("paid", "in_payment"))
+        self.assertTrue(paid_by_hand.subscription_charge_pending, "still flagged until the cron runs")
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_charge_invoices")
+        with freeze_time("2026-01-02 10:00:00"), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.subscription_charge_transaction_ids.state, "done")
+        self.assertFalse(invoice.subscription_charge_pending)
+        self.assertFalse(paid_by_hand.subscription_charge_pending)
+        self.assertEqual(len(paid_by_hand.subscription_charge_transaction_ids), 2, "no third attempt")
 
     def test_charge_now_button(self):
         """An accountant charges at once, before the scheduled retry of 2 Jan."""
