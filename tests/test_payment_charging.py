@@ -236,9 +236,7 @@ class TestPaymentCharging(ChargingCommon):
         invoice = self._bill(sub)
         tx = self.Charging._create_charge_transaction(invoice, JAN_1)
         self.env.flush_all()
-        self.env.cr.execute(
-            "UPDATE payment_transaction SET create_date = '2026-01-01 10:00:00' WHERE id = %s", [tx.id]
-        )
+        self.env.cr.execute("UPDATE payment_transaction SET create_date = '2026-01-01 10:00:00' WHERE id = %s", [tx.id])
         tx.invalidate_recordset(["create_date"])
         self.assertFalse(self._charge_due(date(2026, 1, 2)))
         self.assertFalse(self._charge_due(date(2026, 1, 3)))
