@@ -36,3 +36,7 @@ from . import subscription_dunning_entry
 from . import subscription_dunning_letter
 from . import subscription_dunning_run
 from . import account_partial_reconcile
+from . import subscription_payment_charging
+from . import payment_transaction
+from . import payment_token
+from . import subscription_subscription_payment_token

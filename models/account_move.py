@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
 from ..billing_core import deferral, sepa
+from .subscription_input_guard import SYSTEM_WRITE_KEY, SYSTEM_WRITE_TOKEN
 
 
 class AccountMove(models.Model):
@@ -45,6 +46,24 @@ class AccountMove(models.Model):
         help="Overdue days count from this date instead of the due date: the day a direct debit came back "
         "or automatic charging gave up.",
     )
+    subscription_charge_next_date = fields.Date(
+        string="Next Charge",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="When the saved payment method is charged (again) for this invoice.",
+    )
+    subscription_charge_failures = fields.Integer(string="Failed Charges", copy=False, readonly=True)
+    subscription_charge_first_failure_date = fields.Date(
+        string="First Failed Charge", copy=False, readonly=True, help="The retry schedule counts from this day."
+    )
+    subscription_charge_transaction_ids = fields.One2many(
+        "payment.transaction",
+        "subscription_charge_invoice_id",
+        string="Charge Attempts",
+        readonly=True,
+        help="Every automatic charge of this invoice to a saved payment method.",
+    )
     subscription_ids = fields.Many2many(
         "subscription.subscription", compute="_compute_subscription_ids", string="Subscriptions"
     )
@@ -63,6 +82,48 @@ class AccountMove(models.Model):
         help="Set when the fiscal position is the company's reverse-charge or export position of subscriptions: "
         "the invoice then prints the legal note (and both VAT numbers for reverse charge).",
     )
+
+    # ------------------------------------------------------------------
+    # Automatic charging: its fields are written by subscription.payment.charging only
+    # ------------------------------------------------------------------
+    @api.model
+    def _get_subscription_charge_protected_fields(self):
+        """Fields of the charging/dunning hand-over that only the charging service writes."""
+        return (
+            "subscription_charge_pending",
+            "subscription_dunning_start_date",
+            "subscription_charge_next_date",
+            "subscription_charge_failures",
+            "subscription_charge_first_failure_date",
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if self.env.context.get(SYSTEM_WRITE_KEY) is not SYSTEM_WRITE_TOKEN:
+            for vals in vals_list:
+                for fname in self._get_subscription_charge_protected_fields():
+                    if vals.get(fname):
+                        self._raise_subscription_charge_protected(fname)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if self.env.context.get(SYSTEM_WRITE_KEY) is not SYSTEM_WRITE_TOKEN:
+            for fname in self._get_subscription_charge_protected_fields():
+                if fname in vals:
+                    new = self._fields[fname].convert_to_cache(vals[fname], self[:1] or self, validate=False)
+                    if any((new or False) != (move[fname] or False) for move in self):
+                        self._raise_subscription_charge_protected(fname)
+        return super().write(vals)
+
+    def _raise_subscription_charge_protected(self, fname):
+        raise UserError(
+            self.env._(
+                "The field %(field)s (%(name)s) of the invoice is set by automatic charging and dunning "
+                "and cannot be written directly.",
+                field=self._fields[fname]._description_string(self.env),
+                name=fname,
+            )
+        )
 
     @api.depends("invoice_line_ids.subscription_id")
     def _compute_subscription_ids(self):
@@ -190,6 +251,7 @@ class AccountMove(models.Model):
         posted = super()._post(soft)
         posted._deferral_create_schedules()
         posted._deferral_handle_recognition_reversals()
+        self.env["subscription.payment.charging"]._enqueue_invoices(posted)
         return posted
 
     def _deferral_handle_recognition_reversals(self):
@@ -394,6 +456,33 @@ class AccountMove(models.Model):
                     )
                 )
         return result
+
+    def action_subscription_charge_now(self):
+        """Charge the saved payment method of the subscription now (accountants), whatever the schedule."""
+        self.ensure_one()
+        self.check_access("write")
+        Charging = self.env["subscription.payment.charging"]
+        if not Charging._get_charge_subscription(self) or self.state != "posted":
+            raise UserError(
+                self.env._(
+                    "Invoice %(invoice)s is not a posted invoice of a subscription paid by a saved payment method.",
+                    invoice=self.display_name,
+                )
+            )
+        if not self.subscription_charge_pending:
+            Charging._write_invoice(
+                self, {"subscription_charge_pending": True, "subscription_dunning_start_date": False}
+            )
+        Charging._charge_invoices(self, fields.Date.context_today(self))
+        return True
+
+    def action_subscription_cancel_stale_charge(self):
+        """Cancel the draft charge that never got the provider's answer (after checking with the provider
+        that nothing was paid): it counts as a failed attempt, the retry schedule goes on."""
+        self.ensure_one()
+        self.check_access("write")
+        self.env["subscription.payment.charging"]._cancel_stale_charges(self, fields.Date.context_today(self))
+        return True
 
     def action_view_subscriptions(self):
         self.ensure_one()

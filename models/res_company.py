@@ -80,6 +80,14 @@ class ResCompany(models.Model):
         default=2,
         help="How often a debit returned for insufficient funds is presented again.",
     )
+    subscription_charge_retry_schedule = fields.Char(
+        string="Charge Retry Schedule",
+        default="1,3,5,7",
+        groups="account.group_account_manager",
+        help="Days after the first failed charge of a saved payment method on which the invoice is charged "
+        "again, e.g. 1,3,5,7 (at most 10 retries, each within 60 days). Empty: no retry; the invoice goes "
+        "to dunning after the first failure. A plan may set its own.",
+    )
 
     subscription_fpos_reverse_charge_id = fields.Many2one(
         "account.fiscal.position",
@@ -103,6 +111,13 @@ class ResCompany(models.Model):
         "CHECK(sepa_prenotification_days >= 1)",
         "The SEPA pre-notification period must be at least one day.",
     )
+
+    @api.constrains("subscription_charge_retry_schedule")
+    def _check_subscription_charge_retry_schedule(self):
+        for company in self:
+            self.env["subscription.payment.charging"]._parse_retry_schedule(
+                company.sudo().subscription_charge_retry_schedule, company, "subscription_charge_retry_schedule"
+            )
 
     @api.constrains("sepa_creditor_identifier")
     def _check_sepa_creditor_identifier(self):

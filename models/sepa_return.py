@@ -171,4 +171,7 @@ class SepaReturn(models.Model):
     def _enter_dunning(self):
         """The invoice enters dunning: overdue days count from the return date."""
         self.ensure_one()
-        self.invoice_id.subscription_dunning_start_date = self.return_date
+        # the hand-over field is guarded (see account.move.write): written through the charging service
+        self.env["subscription.payment.charging"]._write_invoice(
+            self.invoice_id, {"subscription_dunning_start_date": self.return_date}
+        )

@@ -117,6 +117,11 @@ class SubscriptionPlan(models.Model):
     requires_payment_method = fields.Boolean(
         help="A trial ends instead of converting when no payment method is set on the subscription."
     )
+    charge_retry_schedule = fields.Char(
+        groups="account.group_account_manager",
+        help="Days after the first failed charge of a saved payment method on which the invoice is charged "
+        "again, e.g. 1,3,5,7. Empty: the company's schedule.",
+    )
     family_id = fields.Many2one(
         "subscription.plan.family",
         string="Plan Family",
@@ -239,6 +244,13 @@ class SubscriptionPlan(models.Model):
                         plan=plan.display_name,
                     )
                 )
+
+    @api.constrains("charge_retry_schedule")
+    def _check_charge_retry_schedule(self):
+        for plan in self.sudo().filtered("charge_retry_schedule"):
+            self.env["subscription.payment.charging"]._parse_retry_schedule(
+                plan.sudo().charge_retry_schedule, plan, "charge_retry_schedule"
+            )
 
     # ------------------------------------------------------------------
     # Actions

@@ -291,9 +291,12 @@ class TestDunning(SubscriptionCommon):
         """Charging still retries: skipped. Charging gave up on 5 Jan: days count from the 5th, so the
         invoice due on 1 Dec gets the reminder on 12 Jan (7 days), not the first notice."""
         invoice = self._invoice(self.consumer, 100.0, date(2025, 12, 1))
-        invoice.subscription_charge_pending = True
+        charging = self.env["subscription.payment.charging"]
+        charging._write_invoice(invoice, {"subscription_charge_pending": True})
         self.assertFalse(self._run(date(2026, 1, 10)))
-        invoice.write({"subscription_charge_pending": False, "subscription_dunning_start_date": date(2026, 1, 5)})
+        charging._write_invoice(
+            invoice, {"subscription_charge_pending": False, "subscription_dunning_start_date": date(2026, 1, 5)}
+        )
         self.assertFalse(self._run(date(2026, 1, 11)))
         self.assertEqual(self._run(date(2026, 1, 12)).level_id, self.reminder)
 
