@@ -151,6 +151,11 @@ class CommittedDataCase(TransactionCase):
     )
     #: models deleted by :meth:`_delete_committed_data`, the referencing ones first
     DELETE_ORDER = (
+        "subscription.dunning.entry",
+        "subscription.dunning.letter",
+        "account.payment",
+        "payment.transaction",
+        "payment.token",
         "deferred.revenue.schedule.line",
         "deferred.revenue.schedule",
         "account.move",
@@ -160,6 +165,7 @@ class CommittedDataCase(TransactionCase):
         "product.template",
         "res.partner",
         "account.account",
+        "payment.provider",
     )
 
     @classmethod
@@ -252,6 +258,31 @@ class CommittedDataCase(TransactionCase):
                 ids["deferred.revenue.schedule.line"].add(line_id)
                 if move_id:
                     ids["account.move"].add(move_id)
+            # what getting paid made for those customers and invoices: dunning history and letters,
+            # charge transactions, payments and saved tokens
+            moves = list(ids["account.move"])
+            for model, query in (
+                (
+                    "subscription.dunning.entry",
+                    "SELECT id FROM subscription_dunning_entry "
+                    "WHERE partner_id = ANY(%(p)s) OR invoice_id = ANY(%(m)s)",
+                ),
+                (
+                    "subscription.dunning.letter",
+                    "SELECT id FROM subscription_dunning_letter WHERE partner_id = ANY(%(p)s)",
+                ),
+                ("account.payment", "SELECT id FROM account_payment WHERE partner_id = ANY(%(p)s)"),
+                (
+                    "payment.transaction",
+                    "SELECT id FROM payment_transaction WHERE partner_id = ANY(%(p)s) "
+                    "OR subscription_charge_invoice_id = ANY(%(m)s)",
+                ),
+                ("payment.token", "SELECT id FROM payment_token WHERE partner_id = ANY(%(p)s)"),
+            ):
+                cr.execute(SQL(query, p=partners, m=moves))
+                ids[model].update(row[0] for row in cr.fetchall())
+            cr.execute(SQL("SELECT move_id FROM account_payment WHERE id = ANY(%s)", list(ids["account.payment"])))
+            ids["account.move"].update(row[0] for row in cr.fetchall() if row[0])
             cr.execute(
                 SQL("SELECT product_tmpl_id FROM product_product WHERE id = ANY(%s)", list(ids["product.product"]))
             )

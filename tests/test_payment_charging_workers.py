@@ -83,6 +83,8 @@ class TestPaymentChargingWorkers(CommittedDataCase):
             self.invoice_id = sub.invoice_ids.id
             self.provider_id = provider.id
             cr.commit()  # pylint: disable=invalid-commit  # the workers under test run in their own cursors
+            # deleted after the test with the invoice, its transactions, payments and the token
+            self._delete_later(partner, sub, plan, product, provider)
         self.addCleanup(self._disable_provider)
 
     def _disable_provider(self):
