@@ -211,6 +211,14 @@ def month_end(day: date) -> date:
     return date.fromordinal(add_months(day, 1).toordinal() - 1)
 
 
+def months_between(start: date, end: date) -> Decimal:
+    """Length of the period from ``start`` to ``end`` (inclusive) in months: whole calendar months when it
+    starts on a 1st and ends on a month's last day, else its days ÷ 30."""
+    if start.day == 1 and end == month_end(end) and end >= start:
+        return Decimal((end.year - start.year) * 12 + end.month - start.month + 1)
+    return Decimal((end - start).days + 1) / Decimal(30)
+
+
 def cohorts(
     signups: dict[object, date], mrr_by_customer: dict[object, dict[date, Decimal]], first: date, months: int
 ) -> list[CohortRow]:

@@ -36,3 +36,4 @@ from . import subscription_dunning_entry
 from . import subscription_dunning_letter
 from . import subscription_dunning_run
 from . import account_partial_reconcile
+from . import subscription_mrr_movement

@@ -228,6 +228,7 @@ class SecurityWorldCommon(SubscriptionCommon):
             "subscription.discount": discount,
             "subscription.coupon": coupon,
             "subscription.change": change,
+            "subscription.mrr.movement": env["subscription.mrr.movement"].search([("subscription_id", "=", sub.id)]),
             "sepa.mandate": mandate,
             "sepa.collection": collection,
             "sepa.collection.line": collection_line,

@@ -143,3 +143,10 @@ def test_bridge_balances_and_kinds_have_their_sign(history, start, length):
     result = mrr.bridge([(m.date, m.kind, m.delta) for m in moves], first, first + timedelta(days=length))
     assert result.balances()
     assert result.opening == mrr.mrr_on(moves, first - timedelta(days=1))
+
+
+def test_months_between():
+    """Jan–Mar 2026 is 3 months; February alone is 1; 1–15 Jan is 15 days ÷ 30 = 0.5."""
+    assert mrr.months_between(date(2026, 1, 1), date(2026, 3, 31)) == D(3)
+    assert mrr.months_between(date(2026, 2, 1), date(2026, 2, 28)) == D(1)
+    assert mrr.months_between(date(2026, 1, 1), date(2026, 1, 15)) == D("0.5")
