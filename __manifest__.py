@@ -43,6 +43,7 @@
         "wizards/subscription_dunning_run_wizard_views.xml",
         "views/subscription_dunning_menus.xml",
         "views/subscription_mrr_movement_views.xml",
+        "wizards/subscription_kpi_report_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

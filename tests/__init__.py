@@ -21,3 +21,4 @@ from . import test_bad_input_catalogue
 from . import test_dunning
 from . import test_dunning_workers
 from . import test_mrr_ledger
+from . import test_revenue_kpis

@@ -273,6 +273,11 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "company_id": cls.companies[n].id,
             },
             "subscription.dunning.run.wizard": {"date_ref": date(2026, 3, 1), "company_id": cls.companies[n].id},
+            "subscription.kpi.report": {
+                "date_from": date(2026, 1, 1),
+                "date_to": date(2026, 1, 31),
+                "company_id": cls.companies[n].id,
+            },
         }
 
     @classmethod
@@ -293,6 +298,10 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "amount": 10.0,
             },
             "subscription.dunning.run.wizard.line": {"wizard_id": world["subscription.dunning.run.wizard"].id},
+            "subscription.kpi.cohort.line": {
+                "report_id": world["subscription.kpi.report"].id,
+                "cohort_month": date(2026, 1, 1),
+            },
         }
 
     @classmethod
