@@ -44,6 +44,7 @@
         "views/subscription_dunning_menus.xml",
         "views/subscription_mrr_movement_views.xml",
         "wizards/subscription_kpi_report_views.xml",
+        "wizards/subscription_billing_forecast_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

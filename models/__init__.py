@@ -38,3 +38,4 @@ from . import subscription_dunning_run
 from . import account_partial_reconcile
 from . import subscription_mrr_movement
 from . import subscription_revenue_analytics
+from . import subscription_billing_forecast

@@ -278,6 +278,11 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "date_to": date(2026, 1, 31),
                 "company_id": cls.companies[n].id,
             },
+            "subscription.billing.forecast.report": {
+                "date_from": date(2026, 1, 1),
+                "date_to": date(2026, 1, 31),
+                "company_id": cls.companies[n].id,
+            },
         }
 
     @classmethod
@@ -301,6 +306,10 @@ class SecurityWorldCommon(SubscriptionCommon):
             "subscription.kpi.cohort.line": {
                 "report_id": world["subscription.kpi.report"].id,
                 "cohort_month": date(2026, 1, 1),
+            },
+            "subscription.billing.forecast.line": {
+                "report_id": world["subscription.billing.forecast.report"].id,
+                "invoice_date": date(2026, 1, 1),
             },
         }
 

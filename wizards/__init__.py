@@ -12,3 +12,5 @@ from . import subscription_dunning_run_wizard
 from . import subscription_dunning_run_wizard_line
 from . import subscription_kpi_report
 from . import subscription_kpi_cohort_line
+from . import subscription_billing_forecast_report
+from . import subscription_billing_forecast_line
