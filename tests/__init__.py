@@ -23,3 +23,4 @@ from . import test_dunning_workers
 from . import test_mrr_ledger
 from . import test_revenue_kpis
 from . import test_billing_forecast
+from . import test_mrr_ledger_currency
