@@ -210,11 +210,19 @@ class SubscriptionMrrMovement(models.Model):
         Earlier pauses and ends that were undone (resumed, reactivated) leave only chatter messages: the
         rebuild cannot see them, the live ledger records them as they happen.
         """
-        if subscription.state == "draft":
+        if subscription.state in ("draft", "trial"):
             return []
         start = subscription.start_date
         if subscription.trial_end_date:
             start = subscription.trial_end_date + timedelta(days=1)
+        stop = None  # first day without revenue, if the subscription is paused or ended now
+        if subscription.state == "paused" and subscription.pause_date:
+            stop = subscription.pause_date
+        elif subscription.state == "ended":
+            stop = subscription.end_date + timedelta(days=1) if subscription.end_date else start
+        if stop is not None and stop <= start:
+            # paused or ended before the first paid day (e.g. a trial that did not convert): never had MRR
+            return []
         changes = subscription.change_ids.filtered(lambda change: change.state == "applied").sorted(
             lambda change: (change.effective_date, change.id)
         )
@@ -223,11 +231,8 @@ class SubscriptionMrrMovement(models.Model):
         points = [(start, first)]
         for change in changes:
             points.append((max(change.effective_date, start), Decimal(str(change.mrr_after))))
-        if subscription.state == "paused" and subscription.pause_date:
-            points.append((max(subscription.pause_date, start), Decimal(0)))
-        if subscription.state == "ended":
-            end = subscription.end_date + timedelta(days=1) if subscription.end_date else start
-            points.append((max(end, start), Decimal(0)))
+        if stop is not None:
+            points.append((stop, Decimal(0)))
         return points
 
     @api.model

@@ -106,6 +106,18 @@ class TestMrrLedger(SubscriptionCommon):
         self.assertEqual(self._ledger(sub), expected, "rebuilt again")
         self.assertEqual(set(self.Movement.search([("subscription_id", "=", sub.id)]).mapped("reason")), {"rebuild"})
 
+    def test_rebuild_gives_no_revenue_to_trials_that_did_not_convert(self):
+        """A trial running (last day 14 Jan, rebuilt on 10 Jan) and a trial that ended unconverted (cancelled to end
+        on its last trial day, 14 Jan) never had MRR: the rebuild writes no movement for either."""
+        running = self._start(plan=self.plan_trial, start_date=date(2026, 1, 1))
+        ended = self._start(plan=self.plan_trial, start_date=date(2026, 1, 1))
+        ended._request_cancellation(date(2026, 1, 5), end_date=date(2026, 1, 14))
+        ended._update_state_from_dates(date(2026, 1, 15))
+        self.assertEqual(ended.state, "ended")
+        (running | ended)._rebuild_mrr_ledger(date(2026, 1, 10))
+        self.assertEqual(self._ledger(running), [])
+        self.assertEqual(self._ledger(ended), [])
+
     def test_rebuild_corrects_a_ledger_that_drifted(self):
         """Lines changed behind the ledger's back (SQL): the rebuild starts from the lines' 250 and the check
         finds no discrepancy afterwards; before, it reported ledger 100 against MRR 250."""
