@@ -269,8 +269,11 @@ class SubscriptionLine(models.Model):
         if self.env.context.get("mrr_ledger_defer"):
             return
         subscriptions = self.subscription_id if subscriptions is None else subscriptions
-        subscriptions = subscriptions.filtered(lambda sub: sub.state != "draft")
+        # only a subscription with revenue (active or under notice) moves; its start or resume records the rest
+        subscriptions = subscriptions.filtered(lambda sub: sub.state in ("active", "notice"))
         if subscriptions:
+            # the database checks the new values (discount range, ...) before the MRR is computed from them
+            self.flush_recordset()
             subscriptions._record_mrr_movement(fields.Date.context_today(self), reason="lines")
 
     # ------------------------------------------------------------------

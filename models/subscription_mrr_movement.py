@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -6,6 +7,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..billing_core import mrr
+
+_logger = logging.getLogger(__name__)
 
 MOVEMENT_KINDS = [
     (mrr.NEW, "New"),
@@ -195,7 +198,13 @@ class SubscriptionMrrMovement(models.Model):
         for sub in subscriptions:
             sequence, last_date, before, before_company = last.get(sub.id, (0, None, 0, 0))
             before = Decimal(str(before))
-            after = self._get_ledger_mrr(sub, date_ref)
+            try:
+                after = self._get_ledger_mrr(sub, date_ref)
+            except (UserError, ValueError) as error:
+                # the ledger never blocks a lifecycle step: a price that cannot be converted (no exchange rate)
+                # or rated leaves the ledger as it is; the next movement or a rebuild brings it up to date
+                _logger.warning("MRR of %s not recorded on %s: %s", sub.display_name, date_ref, error)
+                continue
             day = max(date_ref, last_date) if last_date else date_ref
             moves = mrr.movements([(day, after)], before=before, was_active=bool(sequence))
             for move in moves:
