@@ -22,6 +22,8 @@ class TestRevenueKpis(SubscriptionCommon):
     - S3 Weber: Basic from 15 Jan; paused 1 Feb (churn −100), resumed 20 Feb (reactivation +100).
     - S4 Fischer: Basic from 1 Jan; ends 31 Jan (churn −100 on 1 Feb).
     - S5 Becker: Trial from 20 Jan; the trial ends 2 Feb, converts (new +100 on 3 Feb).
+    - S6 Wagner: Trial (payment method required, none given) from 25 Jan; the trial ends 7 Feb and the
+      subscription ends unconverted: no MRR ever, no movement.
 
     February: opening (31 Jan) = S1 100 + S2 150 + S3 100 + S4 100 = 450 over 4 customers;
     new 100, expansion 50, contraction 50, churn 200 (S4, S3's pause), reactivation 100;
@@ -36,12 +38,23 @@ class TestRevenueKpis(SubscriptionCommon):
         cls.pro = cls._create_plan("KPI-P", "Pro", price=150.0, family_id=family.id, rank=2)
         cls.trial = cls._create_plan("KPI-T", "Trial", price=100.0, trial_period_count=14, trial_period_unit="day")
         Partner = cls.env["res.partner"]
-        weber, fischer, becker = (Partner.create({"name": name}) for name in ("Weber KG", "Fischer OHG", "Becker"))
+        weber, fischer, becker, wagner = (
+            Partner.create({"name": name}) for name in ("Weber KG", "Fischer OHG", "Becker", "Wagner")
+        )
+        cls.trial_strict = cls._create_plan(
+            "KPI-TS",
+            "Trial, card required",
+            price=100.0,
+            trial_period_count=14,
+            trial_period_unit="day",
+            requires_payment_method=True,
+        )
         cls.s1 = cls._start(plan=cls.basic, partner=cls.customer, start_date=date(2026, 1, 1))
         cls.s2 = cls._start(plan=cls.pro, partner=cls.other_customer, start_date=date(2026, 1, 1))
         cls.s3 = cls._start(plan=cls.basic, partner=weber, start_date=date(2026, 1, 15))
         cls.s4 = cls._start(plan=cls.basic, partner=fischer, start_date=date(2026, 1, 1))
         cls.s5 = cls._start(plan=cls.trial, partner=becker, start_date=date(2026, 1, 20))
+        cls.s6 = cls._start(plan=cls.trial_strict, partner=wagner, start_date=date(2026, 1, 25))
         cls.s4._request_cancellation(date(2026, 1, 10), end_date=date(2026, 1, 31))
         cls.s4._update_state_from_dates(date(2026, 2, 1))
         cls.s3._pause(date(2026, 2, 1))
@@ -49,6 +62,7 @@ class TestRevenueKpis(SubscriptionCommon):
         cls.s2._change(cls._target(cls.basic), "immediate", date(2026, 2, 5))
         cls.s1._change(cls._target(cls.pro), "immediate", date(2026, 2, 10))
         cls.s3._resume(date(2026, 2, 20))
+        cls.s6._update_state_from_dates(date(2026, 2, 8))
         cls.analytics = cls.env["subscription.revenue.analytics"]
         cls.company = cls.env.company
 
@@ -73,7 +87,8 @@ class TestRevenueKpis(SubscriptionCommon):
         Logo churn 1/4 = 25 %. Gross revenue churn (200 + 50)/450 = 55.56 %; net (250 − 50)/450 = 44.44 %;
         NRR (450 + 50 − 250)/450 = 55.56 %. ARPA 450/4 = 112.50, ARR 12 × 450 = 5,400.
         CLV at 80 % margin: 112.50 × 0.8 ÷ (250/450) = 90 × 450/250 = 162.00 (February is one month).
-        Trials ending in February: Becker's (last day 2 Feb), converted: 1 of 1 = 100 %."""
+        Trials ending in February: Becker's (last day 2 Feb, converted) and Wagner's (last day 7 Feb, ended
+        without a payment method): 1 of 2 = 50 %."""
         report = self.env["subscription.kpi.report"].create(
             {"date_from": FEB[0], "date_to": FEB[1], "gross_margin": 80.0, "cohort_months": 2}
         )
@@ -91,9 +106,9 @@ class TestRevenueKpis(SubscriptionCommon):
                     "arpa": 112.5,
                     "logo_churn_rate": 25.0,
                     "clv": 162.0,
-                    "trials_ended": 1,
+                    "trials_ended": 2,
                     "trials_converted": 1,
-                    "trial_conversion_rate": 100.0,
+                    "trial_conversion_rate": 50.0,
                 }
             ],
         )
@@ -141,6 +156,8 @@ class TestRevenueKpis(SubscriptionCommon):
         self.assertEqual(subs, self.s1 | self.s2 | self.s3 | self.s5)
         movements = self.env["subscription.mrr.movement"].search(report.action_view_movements()["domain"])
         self.assertEqual(len(movements), 6, "the six February movements")
+        self.assertEqual(self.s6.state, "ended")
+        self.assertFalse(self.env["subscription.mrr.movement"].search([("subscription_id", "=", self.s6.id)]))
 
     def test_other_company_sees_none_of_it(self):
         """A second company has no figures of the first; its user cannot compute the first company's KPIs,
