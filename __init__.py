@@ -8,3 +8,4 @@ def _post_init_hook(env):
     companies = env["res.company"].search([])
     companies._set_default_deferred_revenue_account()
     companies._create_reverse_charge_services_position()
+    env["subscription.subscription"].with_context(active_test=False).search([])._rebuild_mrr_ledger()

@@ -44,6 +44,9 @@
         "reports/dunning_letter_report.xml",
         "wizards/subscription_dunning_run_wizard_views.xml",
         "views/subscription_dunning_menus.xml",
+        "views/subscription_mrr_movement_views.xml",
+        "wizards/subscription_kpi_report_views.xml",
+        "wizards/subscription_billing_forecast_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

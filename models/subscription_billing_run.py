@@ -355,6 +355,8 @@ class SubscriptionBillingRun(models.AbstractModel):
         A failed sending (no e-mail address, a mail server error) never undoes
         the invoice: it is logged on the invoice, which stays to be sent by hand.
         """
+        if self.env.context.get("subscription_billing_dry_run"):
+            return  # the billing forecast's dry run: everything is rolled back, nothing goes out
         # an invoice of a rolled-back attempt no longer exists: never send (or read) it
         to_send = moves.exists().filtered(
             lambda m: m.state == "posted" and m.invoice_line_ids.subscription_id.plan_id.filtered("send_invoices")

@@ -334,17 +334,18 @@ class SubscriptionChange(models.Model):
             day = change.effective_date
             charge_values = change._prepare_proration_charges()
             removed, added = change._get_line_diff()
-            removed.write({"date_end": day - timedelta(days=1), "active": False})
+            removed.with_context(mrr_ledger_defer=True).write({"date_end": day - timedelta(days=1), "active": False})
             new_plan = change.new_plan_id
             sub.plan_id = new_plan
             for plan_line, quantity in added:
                 vals = sub._prepare_line_values_from_plan(plan_line, quantity=quantity)
                 vals["date_start"] = day
-                self.env["subscription.line"].create(vals)
+                self.env["subscription.line"].with_context(mrr_ledger_defer=True).create(vals)
             charges = self.env["subscription.charge"].create(
                 [dict(vals, change_id=change.id) for vals in charge_values]
             )
             change._write_system_fields({"state": "applied"})
+            sub._record_mrr_movement(day, reason="change")
             sub.message_post(
                 body=Markup("%s")
                 % self.env._(

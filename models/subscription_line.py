@@ -14,6 +14,20 @@ LINE_TYPES = [
     ("usage", "Metered usage (in arrears)"),
     ("setup", "Setup fee (first invoice)"),
 ]
+#: line fields whose change moves the subscription's MRR
+MRR_FIELDS = frozenset(
+    (
+        "quantity",
+        "price_unit",
+        "discount",
+        "date_end",
+        "active",
+        "line_type",
+        "price_currency_id",
+        "pricing_model",
+        "included_quantity",
+    )
+)
 PRICING_MODELS = [
     ("per_unit", "Per unit (quantity × unit price)"),
     ("graduated", "Tiered, graduated"),
@@ -227,6 +241,40 @@ class SubscriptionLine(models.Model):
         for line in self:
             if line.date_start and line.date_end and line.date_end < line.date_start - timedelta(days=1):
                 raise ValidationError(self.env._("Line %(line)s ends before it starts.", line=line.display_name))
+
+    # ------------------------------------------------------------------
+    # CRUD overrides
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines._record_mrr_movement()
+        return lines
+
+    def write(self, vals):
+        res = super().write(vals)
+        if MRR_FIELDS.intersection(vals):
+            self._record_mrr_movement()
+        return res
+
+    def unlink(self):
+        subscriptions = self.subscription_id
+        res = super().unlink()
+        self.browse()._record_mrr_movement(subscriptions.exists())
+        return res
+
+    def _record_mrr_movement(self, subscriptions=None):
+        """Lines edited on a running subscription move its MRR from today on (a plan change records its own
+        movement on its effective date and defers this one)."""
+        if self.env.context.get("mrr_ledger_defer"):
+            return
+        subscriptions = self.subscription_id if subscriptions is None else subscriptions
+        # only a subscription with revenue (active or under notice) moves; its start or resume records the rest
+        subscriptions = subscriptions.filtered(lambda sub: sub.state in ("active", "notice"))
+        if subscriptions:
+            # the database checks the new values (discount range, ...) before the MRR is computed from them
+            self.flush_recordset()
+            subscriptions._record_mrr_movement(fields.Date.context_today(self), reason="lines")
 
     # ------------------------------------------------------------------
     # Pricing (the math lives in billing_core.pricing)

@@ -611,6 +611,12 @@ class SubscriptionSubscription(models.Model):
             sub._start()
         return True
 
+    def action_rebuild_mrr_ledger(self):
+        """Rebuild the MRR movements of the selected subscriptions from their history."""
+        self.check_access("write")
+        self._rebuild_mrr_ledger()
+        return True
+
     def action_pause(self):
         for sub in self:
             sub._pause(fields.Date.context_today(sub))
@@ -753,6 +759,7 @@ class SubscriptionSubscription(models.Model):
             if reason:
                 body += Markup("<br/>") + reason
             sub.message_post(body=body, subtype_xmlid="mail.mt_note")
+            sub._record_mrr_movement(date_ref)
 
     def _start(self, date_ref=None):
         """Start the contract: into the trial if the plan has one that has not ended by
@@ -777,6 +784,15 @@ class SubscriptionSubscription(models.Model):
         self._write_system_fields(vals)
         self._change_state("trial" if trial_end else "active", self.start_date)
         self._update_state_from_dates(date_ref)
+
+    def _record_mrr_movement(self, date_ref, reason="state"):
+        """Bring the MRR movement ledger to the current MRR, effective ``date_ref`` (see subscription.mrr.movement)."""
+        return self.env["subscription.mrr.movement"].sudo()._record(self.sudo(), date_ref, reason)
+
+    def _rebuild_mrr_ledger(self, date_ref=None):
+        """Rebuild these subscriptions' MRR movements from their history (install, upgrade, the action)."""
+        date_ref = date_ref or fields.Date.context_today(self)
+        return self.env["subscription.mrr.movement"].sudo()._rebuild(self.sudo(), date_ref)
 
     def _get_plan_rules(self):
         """The plan's schedule rules for :mod:`billing_core.schedule`."""

@@ -828,9 +828,11 @@ def cmd_bench(args):
         if args.n is not None:
             cmd += ["--records", str(args.n)]
     else:
-        script = {"revenue": "revenue_recognition_benchmark.py", "dunning": "dunning_benchmark.py"}.get(
-            args.script, "billing_run_benchmark.py"
-        )
+        script = {
+            "revenue": "revenue_recognition_benchmark.py",
+            "dunning": "dunning_benchmark.py",
+            "analytics": "analytics_benchmark.py",
+        }.get(args.script, "billing_run_benchmark.py")
         cmd = python_cmd(str(REPO / "benchmarks" / script), "-c", str(conf))
         if args.n is not None:
             cmd += ["--n", str(args.n)]
@@ -1189,11 +1191,12 @@ def main(argv=None):
     bench.add_argument(
         "script",
         nargs="?",
-        choices=["billing", "usage", "revenue", "dunning"],
+        choices=["billing", "usage", "revenue", "dunning", "analytics"],
         default="billing",
         help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating; "
         "revenue: recognition of one month of deferred revenue vs one bare entry; "
-        "dunning: dunning run over overdue invoices vs bare writes of its rows",
+        "dunning: dunning run over overdue invoices vs bare writes of its rows; "
+        "analytics: MRR bridge, cohorts and the billing forecast on a large ledger",
     )
     bench.add_argument(
         "--n",

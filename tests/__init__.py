@@ -22,3 +22,7 @@ from . import test_dunning
 from . import test_dunning_workers
 from . import test_payment_charging
 from . import test_payment_charging_workers
+from . import test_mrr_ledger
+from . import test_revenue_kpis
+from . import test_billing_forecast
+from . import test_mrr_ledger_currency

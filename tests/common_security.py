@@ -228,6 +228,7 @@ class SecurityWorldCommon(SubscriptionCommon):
             "subscription.discount": discount,
             "subscription.coupon": coupon,
             "subscription.change": change,
+            "subscription.mrr.movement": env["subscription.mrr.movement"].search([("subscription_id", "=", sub.id)]),
             "sepa.mandate": mandate,
             "sepa.collection": collection,
             "sepa.collection.line": collection_line,
@@ -272,6 +273,16 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "company_id": cls.companies[n].id,
             },
             "subscription.dunning.run.wizard": {"date_ref": date(2026, 3, 1), "company_id": cls.companies[n].id},
+            "subscription.kpi.report": {
+                "date_from": date(2026, 1, 1),
+                "date_to": date(2026, 1, 31),
+                "company_id": cls.companies[n].id,
+            },
+            "subscription.billing.forecast.report": {
+                "date_from": date(2026, 1, 1),
+                "date_to": date(2026, 1, 31),
+                "company_id": cls.companies[n].id,
+            },
         }
 
     @classmethod
@@ -292,6 +303,14 @@ class SecurityWorldCommon(SubscriptionCommon):
                 "amount": 10.0,
             },
             "subscription.dunning.run.wizard.line": {"wizard_id": world["subscription.dunning.run.wizard"].id},
+            "subscription.kpi.cohort.line": {
+                "report_id": world["subscription.kpi.report"].id,
+                "cohort_month": date(2026, 1, 1),
+            },
+            "subscription.billing.forecast.line": {
+                "report_id": world["subscription.billing.forecast.report"].id,
+                "invoice_date": date(2026, 1, 1),
+            },
         }
 
     @classmethod

@@ -10,3 +10,7 @@ from . import deferred_revenue_report_line
 from . import subscription_receivable_statement
 from . import subscription_dunning_run_wizard
 from . import subscription_dunning_run_wizard_line
+from . import subscription_kpi_report
+from . import subscription_kpi_cohort_line
+from . import subscription_billing_forecast_report
+from . import subscription_billing_forecast_line
