@@ -7,7 +7,7 @@
     "author": "subscription_billing developers",
     "website": "https://github.com/subscription-billing/subscription_billing",
     "depends": ["account", "account_payment", "portal", "mail", "uom"],
-    "external_dependencies": {"python": ["python-stdnum", "schwifty", "sepaxml", "text-unidecode"]},
+    "external_dependencies": {"python": ["python-stdnum", "schwifty", "sepaxml", "text-unidecode", "jsonschema"]},
     "data": [
         "security/subscription_billing_groups.xml",
         "security/ir.model.access.csv",

@@ -30,3 +30,4 @@ from . import deferred_revenue_schedule
 from . import deferred_revenue_schedule_line
 from . import account_fiscal_position
 from . import subscription_oss_report
+from . import subscription_api_idempotency
