@@ -53,6 +53,15 @@ class ApiError(Exception):
         self.field = field
 
 
+class RawResponse:
+    """A handler result that is not JSON (a PDF): sent as is, with a download file name."""
+
+    def __init__(self, content, content_type, filename):
+        self.content = content
+        self.content_type = content_type
+        self.filename = filename
+
+
 # ----------------------------------------------------------------------
 # Responses
 # ----------------------------------------------------------------------
@@ -65,6 +74,13 @@ def problem_body(status, code, detail, field=None):
 
 
 def _response(status, data, content_type="application/json"):
+    if isinstance(data, RawResponse):
+        headers = [
+            ("Content-Type", data.content_type),
+            ("Content-Disposition", http.content_disposition(data.filename)),
+            ("Cache-Control", "no-store"),
+        ]
+        return request.make_response(data.content, headers=headers, status=status)
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return _raw_response(status, body, content_type)
 
@@ -312,5 +328,6 @@ def paginate(model, domain, params, serializer, env):
     }
 
 
-def not_found(env, kind, record_id):
-    return ApiError(404, "not_found", env._("%(kind)s %(id)s does not exist.", kind=kind, id=record_id))
+def not_found(message):
+    """The 404 of a resource the key's user cannot see (whether it exists elsewhere or not)."""
+    return ApiError(404, "not_found", message)

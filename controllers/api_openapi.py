@@ -107,6 +107,280 @@ SCHEMAS = {
     "CustomerList": _list_of("Customer"),
 }
 
+
+ISO_DATE_OR_NULL = _nullable(DATE)
+SCHEMAS.update(
+    {
+        "PlanPrice": {
+            "type": "object",
+            "required": ["currency", "unit_price"],
+            "properties": {"currency": CURRENCY, "unit_price": MONEY},
+            "additionalProperties": False,
+        },
+        "PriceTier": {
+            "type": "object",
+            "required": ["currency", "up_to", "unit_price", "flat_fee"],
+            "properties": {
+                "currency": CURRENCY,
+                "up_to": _nullable({"type": "number"}),
+                "unit_price": MONEY,
+                "flat_fee": MONEY,
+            },
+            "additionalProperties": False,
+        },
+        "PlanLine": {
+            "type": "object",
+            "required": ["id", "product_id", "description", "quantity", "line_type", "optional", "pricing_model"],
+            "properties": {
+                "id": {"type": "integer"},
+                "product_id": {"type": "integer"},
+                "description": _nullable({"type": "string"}),
+                "quantity": {"type": "number"},
+                "line_type": {"type": "string"},
+                "optional": {"type": "boolean"},
+                "pricing_model": {"type": "string"},
+                "included_quantity": {"type": "number"},
+                "metric": _nullable({"type": "string"}),
+                "prices": {"type": "array", "items": _ref("PlanPrice")},
+                "tiers": {"type": "array", "items": _ref("PriceTier")},
+            },
+            "additionalProperties": False,
+        },
+        "Plan": {
+            "type": "object",
+            "required": ["id", "object", "code", "name", "currency", "billing_period", "lines"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "plan"},
+                "code": {"type": "string"},
+                "name": {"type": "string"},
+                "currency": CURRENCY,
+                "billing_period": {
+                    "type": "object",
+                    "required": ["count", "unit"],
+                    "properties": {"count": {"type": "integer"}, "unit": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                "billing_timing": {"type": "string"},
+                "trial": _nullable(
+                    {
+                        "type": "object",
+                        "properties": {"count": {"type": "integer"}, "unit": {"type": "string"}},
+                        "additionalProperties": False,
+                    }
+                ),
+                "lines": {"type": "array", "items": _ref("PlanLine")},
+            },
+            "additionalProperties": False,
+        },
+        "PlanList": _list_of("Plan"),
+        "SubscriptionLine": {
+            "type": "object",
+            "required": ["id", "product_id", "description", "quantity", "unit_price", "subtotal", "line_type"],
+            "properties": {
+                "id": {"type": "integer"},
+                "product_id": {"type": "integer"},
+                "description": _nullable({"type": "string"}),
+                "quantity": {"type": "number"},
+                "unit_price": MONEY,
+                "discount": {"type": "number"},
+                "subtotal": MONEY,
+                "line_type": {"type": "string"},
+                "is_addon": {"type": "boolean"},
+                "metric": _nullable({"type": "string"}),
+            },
+            "additionalProperties": False,
+        },
+        "Subscription": {
+            "type": "object",
+            "required": ["id", "object", "reference", "state", "customer_id", "plan_id", "currency", "lines"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "subscription"},
+                "reference": {"type": "string"},
+                "state": {"enum": ["draft", "trial", "active", "paused", "notice", "ended"]},
+                "customer_id": {"type": "integer"},
+                "plan_id": {"type": "integer"},
+                "plan_code": {"type": "string"},
+                "currency": CURRENCY,
+                "start_date": DATE,
+                "trial_end_date": ISO_DATE_OR_NULL,
+                "current_period_start": ISO_DATE_OR_NULL,
+                "current_period_end": ISO_DATE_OR_NULL,
+                "next_invoice_date": ISO_DATE_OR_NULL,
+                "pause_date": ISO_DATE_OR_NULL,
+                "cancellation_request_date": ISO_DATE_OR_NULL,
+                "end_date": ISO_DATE_OR_NULL,
+                "recurring_total": MONEY,
+                "mrr": MONEY,
+                "lines": {"type": "array", "items": _ref("SubscriptionLine")},
+            },
+            "additionalProperties": False,
+        },
+        "SubscriptionList": _list_of("Subscription"),
+        "SubscriptionLineInput": {
+            "type": "object",
+            "required": ["product_id"],
+            "properties": {
+                "product_id": {"type": "integer", "minimum": 1},
+                "quantity": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9},
+                "description": {"type": "string", "maxLength": 1024},
+                "is_addon": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        "SubscriptionCreate": {
+            "type": "object",
+            "required": ["customer_id"],
+            "properties": {
+                "customer_id": {"type": "integer", "minimum": 1},
+                "plan_id": {"type": "integer", "minimum": 1},
+                "plan_code": {"type": "string", "minLength": 1, "maxLength": 64},
+                "start_date": DATE,
+                "trial_end_date": DATE,
+                "lines": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "items": _ref("SubscriptionLineInput"),
+                    "description": "Replaces the plan's default lines when given.",
+                },
+                "coupon": {"type": "string", "minLength": 1, "maxLength": 64},
+                "start": {"type": "boolean", "default": True, "description": "Start it at once (else a draft)."},
+            },
+            "oneOf": [{"required": ["plan_id"]}, {"required": ["plan_code"]}],
+            "additionalProperties": False,
+        },
+        "EffectiveDate": {
+            "type": "object",
+            "properties": {"date": DATE},
+            "additionalProperties": False,
+        },
+        "SubscriptionCancel": {
+            "type": "object",
+            "properties": {
+                "request_date": DATE,
+                "end_date": {**DATE, "description": "A later end than the earliest the terms allow."},
+                "reason": {"type": "string", "maxLength": 1024},
+            },
+            "additionalProperties": False,
+        },
+        "InvoicePreviewLine": {
+            "type": "object",
+            "required": ["description", "quantity", "unit_price", "subtotal"],
+            "properties": {
+                "description": _nullable({"type": "string"}),
+                "quantity": {"type": "number"},
+                "unit_price": MONEY,
+                "subtotal": MONEY,
+                "period_start": ISO_DATE_OR_NULL,
+                "period_end": ISO_DATE_OR_NULL,
+            },
+            "additionalProperties": False,
+        },
+        "InvoicePreview": {
+            "type": "object",
+            "required": ["object", "currency", "invoice_date", "amount_untaxed", "amount_tax", "amount_total", "lines"],
+            "properties": {
+                "object": {"const": "invoice_preview"},
+                "currency": CURRENCY,
+                "invoice_date": ISO_DATE_OR_NULL,
+                "amount_untaxed": MONEY,
+                "amount_tax": MONEY,
+                "amount_total": MONEY,
+                "lines": {"type": "array", "items": _ref("InvoicePreviewLine")},
+            },
+            "additionalProperties": False,
+        },
+        "UsageRecordInput": {
+            "type": "object",
+            "properties": {
+                "subscription_id": {"type": "integer"},
+                "customer_id": {"type": "integer", "description": "Instead of subscription_id: its one metering one."},
+                "metric": {"type": "string", "description": "Metric code."},
+                "metric_id": {"type": "integer"},
+                "quantity": {"type": "number"},
+                "timestamp": {"type": "string", "description": "ISO 8601 date-time; UTC when no offset."},
+                "idempotency_key": {"type": "string", "maxLength": 255},
+                "value": {"type": "string"},
+                "attributes": {"type": "object"},
+            },
+            "additionalProperties": False,
+        },
+        "UsageBatch": {
+            "type": "object",
+            "required": ["records"],
+            "properties": {
+                "records": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("UsageRecordInput")}
+            },
+            "additionalProperties": False,
+        },
+        "UsageResult": {
+            "type": "object",
+            "required": ["idempotency_key", "status", "id", "error"],
+            "properties": {
+                "idempotency_key": _nullable({"type": "string"}),
+                "status": {"enum": ["created", "duplicate", "rejected"]},
+                "id": _nullable({"type": "integer"}),
+                "error": _nullable({"type": "string"}),
+            },
+            "additionalProperties": False,
+        },
+        "UsageBatchResult": {
+            "type": "object",
+            "required": ["object", "created", "duplicate", "rejected", "results"],
+            "properties": {
+                "object": {"const": "usage_batch_result"},
+                "created": {"type": "integer"},
+                "duplicate": {"type": "integer"},
+                "rejected": {"type": "integer"},
+                "results": {"type": "array", "items": _ref("UsageResult")},
+            },
+            "additionalProperties": False,
+        },
+        "InvoiceLine": {
+            "type": "object",
+            "required": ["id", "description", "quantity", "unit_price", "subtotal", "total"],
+            "properties": {
+                "id": {"type": "integer"},
+                "product_id": _nullable({"type": "integer"}),
+                "description": _nullable({"type": "string"}),
+                "quantity": {"type": "number"},
+                "unit_price": MONEY,
+                "subtotal": MONEY,
+                "total": MONEY,
+                "subscription_id": _nullable({"type": "integer"}),
+                "period_start": ISO_DATE_OR_NULL,
+                "period_end": ISO_DATE_OR_NULL,
+            },
+            "additionalProperties": False,
+        },
+        "Invoice": {
+            "type": "object",
+            "required": ["id", "object", "number", "type", "state", "payment_state", "customer_id", "currency"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "invoice"},
+                "number": _nullable({"type": "string"}),
+                "type": {"enum": ["invoice", "credit_note"]},
+                "state": {"type": "string"},
+                "payment_state": {"type": "string"},
+                "customer_id": {"type": "integer"},
+                "currency": CURRENCY,
+                "invoice_date": ISO_DATE_OR_NULL,
+                "due_date": ISO_DATE_OR_NULL,
+                "amount_untaxed": MONEY,
+                "amount_tax": MONEY,
+                "amount_total": MONEY,
+                "amount_residual": MONEY,
+                "subscription_ids": {"type": "array", "items": {"type": "integer"}},
+                "lines": {"type": "array", "items": _ref("InvoiceLine")},
+            },
+            "additionalProperties": False,
+        },
+        "InvoiceList": _list_of("Invoice"),
+    }
+)
+
 PROBLEM_RESPONSE = {"content": {"application/problem+json": {"schema": _ref("Problem")}}}
 
 
@@ -182,6 +456,161 @@ PATHS = {
         },
     },
 }
+
+
+def _query(name, schema, description):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _action(operation_id, summary, body_schema):
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": [ID_PARAM, IDEMPOTENCY_PARAM],
+            "requestBody": {**_body(body_schema), "required": False},
+            "responses": {
+                "200": _json_response("The subscription after the action.", "Subscription"),
+                **_errors(400, 401, 403, 404, 409, 422),
+            },
+        }
+    }
+
+
+PATHS.update(
+    {
+        "/plans": {
+            "get": {
+                "operationId": "listPlans",
+                "summary": "List the active plans with their prices per currency and tiers.",
+                "parameters": LIST_PARAMS,
+                "responses": {"200": _json_response("A page of plans.", "PlanList"), **_errors(400, 401, 403)},
+            }
+        },
+        "/plans/{id}": {
+            "get": {
+                "operationId": "getPlan",
+                "summary": "Read a plan.",
+                "parameters": [ID_PARAM],
+                "responses": {"200": _json_response("The plan.", "Plan"), **_errors(401, 403, 404)},
+            }
+        },
+        "/subscriptions": {
+            "get": {
+                "operationId": "listSubscriptions",
+                "summary": "List subscriptions, oldest first; filter by customer, plan and state.",
+                "parameters": [
+                    *LIST_PARAMS,
+                    _query("customer_id", {"type": "integer"}, "Only this customer's."),
+                    _query("plan_id", {"type": "integer"}, "Only this plan's."),
+                    _query(
+                        "state",
+                        {"enum": ["draft", "trial", "active", "paused", "notice", "ended"]},
+                        "Only in this state.",
+                    ),
+                ],
+                "responses": {
+                    "200": _json_response("A page of subscriptions.", "SubscriptionList"),
+                    **_errors(400, 401, 403),
+                },
+            },
+            "post": {
+                "operationId": "createSubscription",
+                "summary": "Create (and by default start) a subscription: plan lines or given lines, trial, coupon.",
+                "parameters": [IDEMPOTENCY_PARAM],
+                "requestBody": _body("SubscriptionCreate"),
+                "responses": {
+                    "201": _json_response("The subscription.", "Subscription"),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            },
+        },
+        "/subscriptions/preview": {
+            "post": {
+                "operationId": "previewSubscription",
+                "summary": "The first invoice the subscription would get; computed, nothing is stored.",
+                "parameters": [IDEMPOTENCY_PARAM],
+                "requestBody": _body("SubscriptionCreate"),
+                "responses": {
+                    "200": _json_response("The invoice preview.", "InvoicePreview"),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            }
+        },
+        "/subscriptions/{id}": {
+            "get": {
+                "operationId": "getSubscription",
+                "summary": "Read a subscription.",
+                "parameters": [ID_PARAM],
+                "responses": {"200": _json_response("The subscription.", "Subscription"), **_errors(401, 403, 404)},
+            }
+        },
+        "/subscriptions/{id}/pause": _action(
+            "pauseSubscription", "Pause from `date` (default today).", "EffectiveDate"
+        ),
+        "/subscriptions/{id}/resume": _action(
+            "resumeSubscription", "Resume on `date` (default today).", "EffectiveDate"
+        ),
+        "/subscriptions/{id}/cancel": _action(
+            "cancelSubscription",
+            "Give notice on `request_date` (default today): ends at the earliest date the terms allow, "
+            "or the later `end_date`.",
+            "SubscriptionCancel",
+        ),
+        "/subscriptions/{id}/reactivate": _action(
+            "reactivateSubscription",
+            "Withdraw the notice, or restart an ended subscription on `date` (default today).",
+            "EffectiveDate",
+        ),
+        "/usage_records": {
+            "post": {
+                "operationId": "ingestUsage",
+                "summary": "Report up to 1,000 usage records; each is created, a duplicate (its key is known) "
+                "or rejected with the reason.",
+                "parameters": [IDEMPOTENCY_PARAM],
+                "requestBody": _body("UsageBatch"),
+                "responses": {
+                    "200": _json_response("One result per record, in order.", "UsageBatchResult"),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            }
+        },
+        "/invoices": {
+            "get": {
+                "operationId": "listInvoices",
+                "summary": "List subscription invoices and credit notes; filter by customer or subscription.",
+                "parameters": [
+                    *LIST_PARAMS,
+                    _query("customer_id", {"type": "integer"}, "Only this customer's."),
+                    _query("subscription_id", {"type": "integer"}, "Only those billing this subscription."),
+                ],
+                "responses": {"200": _json_response("A page of invoices.", "InvoiceList"), **_errors(400, 401, 403)},
+            }
+        },
+        "/invoices/{id}": {
+            "get": {
+                "operationId": "getInvoice",
+                "summary": "Read an invoice with its lines and service periods.",
+                "parameters": [ID_PARAM],
+                "responses": {"200": _json_response("The invoice.", "Invoice"), **_errors(401, 403, 404)},
+            }
+        },
+        "/invoices/{id}/pdf": {
+            "get": {
+                "operationId": "getInvoicePdf",
+                "summary": "The invoice as PDF.",
+                "parameters": [ID_PARAM],
+                "responses": {
+                    "200": {
+                        "description": "The PDF.",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+    }
+)
 
 
 def openapi_document(server_url="/"):

@@ -7,10 +7,20 @@ models and shapes the result; it holds no billing logic.
 
 import json
 
-from odoo import http
+from odoo import fields, http
 from odoo.http import request
 
-from .api_common import ApiError, api_route, negotiate_lang, not_found, paginate, problem_body
+from .api_common import (
+    ApiError,
+    RawResponse,
+    api_route,
+    iso_date,
+    money,
+    negotiate_lang,
+    not_found,
+    paginate,
+    problem_body,
+)
 from .api_openapi import API_PREFIX, openapi_document
 
 
@@ -50,13 +60,14 @@ class SubscriptionApiV1(http.Controller):
     # Customers
     # ------------------------------------------------------------------
     def _customer_domain(self, env):
-        # API customers belong to a company: a key of company A never sees company B's
-        return [("company_id", "in", env.companies.ids), ("parent_id", "=", False)]
+        # commercial partners the key user may read: the record rules keep company B's customers
+        # (created with company B's key) away from company A's key
+        return [("parent_id", "=", False)]
 
     def _get_customer(self, env, customer_id):
         partner = env["res.partner"].search([*self._customer_domain(env), ("id", "=", customer_id)])
         if not partner:
-            raise not_found(env, env._("Customer"), customer_id)
+            raise not_found(env._("Customer %(id)s does not exist.", id=customer_id))
         return partner
 
     def _customer_data(self, partner):
@@ -135,9 +146,8 @@ class SubscriptionApiV1(http.Controller):
 
     @api_route("/customers", "GET")
     def list_customers(self, env, body):
-        return 200, paginate(
-            env["res.partner"], self._customer_domain(env), request.httprequest.args, self._customer_data, env
-        )
+        domain = [*self._customer_domain(env), ("customer_rank", ">", 0)]
+        return 200, paginate(env["res.partner"], domain, request.httprequest.args, self._customer_data, env)
 
     @api_route("/customers/<int:customer_id>", "GET")
     def get_customer(self, env, body, customer_id):
@@ -149,3 +159,375 @@ class SubscriptionApiV1(http.Controller):
         partner.write(self._customer_values(env, body))
         self._set_invoice_email(partner, body)
         return 200, self._customer_data(partner)
+
+    # ------------------------------------------------------------------
+    # Plans
+    # ------------------------------------------------------------------
+    def _plan_data(self, plan):
+        return {
+            "id": plan.id,
+            "object": "plan",
+            "code": plan.code,
+            "name": plan.name,
+            "currency": plan.currency_id.name,
+            "billing_period": {"count": plan.billing_period_count, "unit": plan.billing_period_unit},
+            "billing_timing": plan.billing_timing,
+            "trial": {"count": plan.trial_period_count, "unit": plan.trial_period_unit}
+            if plan.trial_period_count
+            else None,
+            "lines": [self._plan_line_data(line) for line in plan.line_ids],
+        }
+
+    def _plan_line_data(self, line):
+        prices = [{"currency": line.currency_id.name, "unit_price": money(line.price_unit, line.currency_id)}]
+        prices += [
+            {"currency": price.currency_id.name, "unit_price": money(price.price_unit, price.currency_id)}
+            for price in line.price_ids
+        ]
+        return {
+            "id": line.id,
+            "product_id": line.product_id.id,
+            "description": line.name or None,
+            "quantity": line.quantity,
+            "line_type": line.line_type,
+            "optional": line.optional,
+            "pricing_model": line.pricing_model,
+            "included_quantity": line.included_quantity,
+            "metric": line.metric_id.code or None,
+            "prices": prices,
+            "tiers": [
+                {
+                    "currency": tier.currency_id.name,
+                    "up_to": None if tier.up_to_unlimited else tier.up_to,
+                    "unit_price": money(tier.unit_price, tier.currency_id),
+                    "flat_fee": money(tier.flat_fee, tier.currency_id),
+                }
+                for tier in line.tier_ids
+            ],
+        }
+
+    @api_route("/plans", "GET")
+    def list_plans(self, env, body):
+        return 200, paginate(env["subscription.plan"], [], request.httprequest.args, self._plan_data, env)
+
+    @api_route("/plans/<int:plan_id>", "GET")
+    def get_plan(self, env, body, plan_id):
+        plan = env["subscription.plan"].search([("id", "=", plan_id)])
+        if not plan:
+            raise not_found(env._("Plan %(plan)s does not exist.", plan=plan_id))
+        return 200, self._plan_data(plan)
+
+    # ------------------------------------------------------------------
+    # Subscriptions
+    # ------------------------------------------------------------------
+    def _get_subscription(self, env, subscription_id):
+        subscription = env["subscription.subscription"].search([("id", "=", subscription_id)])
+        if not subscription:
+            raise not_found(env._("Subscription %(id)s does not exist.", id=subscription_id))
+        return subscription
+
+    def _subscription_data(self, sub):
+        currency = sub.currency_id
+        return {
+            "id": sub.id,
+            "object": "subscription",
+            "reference": sub.name,
+            "state": sub.state,
+            "customer_id": sub.partner_id.id,
+            "plan_id": sub.plan_id.id,
+            "plan_code": sub.plan_id.code,
+            "currency": currency.name,
+            "start_date": iso_date(sub.start_date),
+            "trial_end_date": iso_date(sub.trial_end_date),
+            "current_period_start": iso_date(sub.current_period_start),
+            "current_period_end": iso_date(sub.current_period_end),
+            "next_invoice_date": iso_date(sub.next_invoice_date),
+            "pause_date": iso_date(sub.pause_date),
+            "cancellation_request_date": iso_date(sub.cancellation_request_date),
+            "end_date": iso_date(sub.end_date),
+            "recurring_total": money(sub.recurring_total, currency),
+            "mrr": money(sub.mrr, currency),
+            "lines": [
+                {
+                    "id": line.id,
+                    "product_id": line.product_id.id,
+                    "description": line.name or None,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.price_unit, line.price_currency_id or currency),
+                    "discount": line.discount,
+                    "subtotal": money(line.price_subtotal, currency),
+                    "line_type": line.line_type,
+                    "is_addon": line.is_addon,
+                    "metric": line.metric_id.code or None,
+                }
+                for line in sub.line_ids
+            ],
+        }
+
+    def _resolve_plan(self, env, body):
+        Plan = env["subscription.plan"]
+        if body.get("plan_id"):
+            plan = Plan.search([("id", "=", body["plan_id"])])
+            field, value = "plan_id", body["plan_id"]
+        else:
+            plan = Plan.search([("code", "=", body["plan_code"])], limit=1)
+            field, value = "plan_code", body["plan_code"]
+        if not plan:
+            raise ApiError(422, "invalid_plan", env._("Plan %(plan)s does not exist.", plan=value), field)
+        return plan
+
+    def _create_subscription(self, env, body, today):
+        """Create the subscription of a create body through the model's own methods (lines from
+        the plan or the given products, coupon, start); the controller adds no rule of its own."""
+        customer = env["res.partner"].search([*self._customer_domain(env), ("id", "=", body["customer_id"])])
+        if not customer:
+            raise ApiError(
+                422,
+                "invalid_customer",
+                env._("Customer %(id)s does not exist.", id=body["customer_id"]),
+                "customer_id",
+            )
+        plan = self._resolve_plan(env, body)
+        vals = {
+            "partner_id": customer.id,
+            "plan_id": plan.id,
+            "start_date": body.get("start_date") or today,
+            "company_id": plan.company_id.id or customer.company_id.id or env.company.id,
+        }
+        if body.get("trial_end_date"):
+            vals["trial_end_date"] = body["trial_end_date"]
+        sub = env["subscription.subscription"].create(vals)
+        if body.get("lines"):
+            sub.line_ids.unlink()
+            Line = env["subscription.line"]
+            for index, line in enumerate(body["lines"]):
+                product = env["product.product"].search([("id", "=", line["product_id"])])
+                if not product:
+                    raise ApiError(
+                        422,
+                        "invalid_product",
+                        env._("Product %(id)s does not exist.", id=line["product_id"]),
+                        f"lines.{index}.product_id",
+                    )
+                plan_line = plan.line_ids.filtered(lambda pl, product=product: pl.product_id == product)[:1]
+                if plan_line:
+                    line_vals = sub._prepare_line_values_from_plan(plan_line, line.get("quantity"))
+                else:
+                    line_vals = {
+                        "subscription_id": sub.id,
+                        "product_id": product.id,
+                        "quantity": line.get("quantity", 1.0),
+                    }
+                if line.get("description"):
+                    line_vals["name"] = line["description"]
+                if "is_addon" in line:
+                    line_vals["is_addon"] = line["is_addon"]
+                Line.create(line_vals)
+        if body.get("coupon"):
+            sub._apply_coupon(body["coupon"], vals["start_date"])
+        if body.get("start", True):
+            sub._start(date_ref=today)
+        return sub
+
+    @api_route("/subscriptions", "POST", "SubscriptionCreate")
+    def create_subscription(self, env, body):
+        sub = self._create_subscription(env, body, fields.Date.context_today(env.user))
+        return 201, self._subscription_data(sub)
+
+    @api_route("/subscriptions/preview", "POST", "SubscriptionCreate")
+    def preview_subscription(self, env, body):
+        """Create, start and bill the subscription in a savepoint, read its first invoice, and roll
+        everything back: the preview is what the billing run would really produce."""
+        today = fields.Date.context_today(env.user)
+        try:
+            with env.cr.savepoint():
+                sub = self._create_subscription(env, {**body, "start": True}, today)
+                date_ref = sub.next_invoice_date or sub.start_date
+                result = sub._run_billing(date_ref)
+                if result["errors"]:
+                    raise ApiError(422, "preview_failed", sub.billing_error or env._("The invoice cannot be computed."))
+                preview = self._invoice_preview_data(result["invoices"][:1], sub)
+                raise _PreviewDone(preview)
+        except _PreviewDone as done:
+            env.clear()
+            return 200, done.preview
+
+    def _invoice_preview_data(self, invoice, sub):
+        currency = invoice.currency_id or sub.currency_id
+        lines = invoice.invoice_line_ids.filtered(lambda line: line.display_type == "product")
+        return {
+            "object": "invoice_preview",
+            "currency": currency.name,
+            "invoice_date": iso_date(invoice.invoice_date),
+            "amount_untaxed": money(invoice.amount_untaxed, currency),
+            "amount_tax": money(invoice.amount_tax, currency),
+            "amount_total": money(invoice.amount_total, currency),
+            "lines": [
+                {
+                    "description": line.name or None,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.price_unit, currency),
+                    "subtotal": money(line.price_subtotal, currency),
+                    "period_start": iso_date(line.subscription_period_start),
+                    "period_end": iso_date(line.subscription_period_end),
+                }
+                for line in lines
+            ],
+        }
+
+    @api_route("/subscriptions", "GET")
+    def list_subscriptions(self, env, body):
+        args = request.httprequest.args
+        domain = []
+        for name, field in (("customer_id", "commercial_partner_id"), ("plan_id", "plan_id")):
+            if args.get(name):
+                if not args[name].isdigit():
+                    raise ApiError(400, "invalid_parameter", env._("%(name)s is a whole number.", name=name), name)
+                domain.append((field, "=", int(args[name])))
+        if args.get("state"):
+            states = dict(env["subscription.subscription"]._fields["state"].selection)
+            if args["state"] not in states:
+                raise ApiError(
+                    400, "invalid_parameter", env._("The state %(state)s is unknown.", state=args["state"]), "state"
+                )
+            domain.append(("state", "=", args["state"]))
+        return 200, paginate(env["subscription.subscription"], domain, args, self._subscription_data, env)
+
+    @api_route("/subscriptions/<int:subscription_id>", "GET")
+    def get_subscription(self, env, body, subscription_id):
+        return 200, self._subscription_data(self._get_subscription(env, subscription_id))
+
+    def _writable_subscription(self, env, subscription_id):
+        sub = self._get_subscription(env, subscription_id)
+        sub.check_access("write")
+        return sub
+
+    @api_route("/subscriptions/<int:subscription_id>/pause", "POST", "EffectiveDate")
+    def pause_subscription(self, env, body, subscription_id):
+        sub = self._writable_subscription(env, subscription_id)
+        sub._pause(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
+        return 200, self._subscription_data(sub)
+
+    @api_route("/subscriptions/<int:subscription_id>/resume", "POST", "EffectiveDate")
+    def resume_subscription(self, env, body, subscription_id):
+        sub = self._writable_subscription(env, subscription_id)
+        sub._resume(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
+        return 200, self._subscription_data(sub)
+
+    @api_route("/subscriptions/<int:subscription_id>/cancel", "POST", "SubscriptionCancel")
+    def cancel_subscription(self, env, body, subscription_id):
+        sub = self._writable_subscription(env, subscription_id)
+        request_date = fields.Date.to_date(body.get("request_date")) or fields.Date.context_today(env.user)
+        sub._request_cancellation(
+            request_date, reason=body.get("reason"), end_date=fields.Date.to_date(body.get("end_date"))
+        )
+        return 200, self._subscription_data(sub)
+
+    @api_route("/subscriptions/<int:subscription_id>/reactivate", "POST", "EffectiveDate")
+    def reactivate_subscription(self, env, body, subscription_id):
+        sub = self._writable_subscription(env, subscription_id)
+        sub._reactivate(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
+        return 200, self._subscription_data(sub)
+
+    # ------------------------------------------------------------------
+    # Usage records
+    # ------------------------------------------------------------------
+    @api_route("/usage_records", "POST", "UsageBatch")
+    def ingest_usage(self, env, body):
+        records = []
+        for record in body["records"]:
+            record = dict(record)
+            if "customer_id" in record:
+                record["partner_id"] = record.pop("customer_id")
+            records.append(record)
+        results = env["subscription.usage.record"].ingest_usage(records)
+        counts = {"created": 0, "duplicate": 0, "rejected": 0}
+        shaped = []
+        for result in results:
+            counts[result["status"]] += 1
+            shaped.append(
+                {
+                    "idempotency_key": result["idempotency_key"] or None,
+                    "status": result["status"],
+                    "id": result["id"] or None,
+                    "error": result["error"] or None,
+                }
+            )
+        return 200, {"object": "usage_batch_result", **counts, "results": shaped}
+
+    # ------------------------------------------------------------------
+    # Invoices
+    # ------------------------------------------------------------------
+    def _invoice_domain(self):
+        return [("move_type", "in", ("out_invoice", "out_refund")), ("line_ids.subscription_id", "!=", False)]
+
+    def _get_invoice(self, env, invoice_id):
+        invoice = env["account.move"].search([*self._invoice_domain(), ("id", "=", invoice_id)])
+        if not invoice:
+            raise not_found(env._("Invoice %(id)s does not exist.", id=invoice_id))
+        return invoice
+
+    def _invoice_data(self, move):
+        currency = move.currency_id
+        lines = move.invoice_line_ids.filtered(lambda line: line.display_type == "product")
+        return {
+            "id": move.id,
+            "object": "invoice",
+            "number": move.name if move.name and move.name != "/" else None,
+            "type": "invoice" if move.move_type == "out_invoice" else "credit_note",
+            "state": move.state,
+            "payment_state": move.payment_state,
+            "customer_id": move.commercial_partner_id.id,
+            "currency": currency.name,
+            "invoice_date": iso_date(move.invoice_date),
+            "due_date": iso_date(move.invoice_date_due),
+            "amount_untaxed": money(move.amount_untaxed, currency),
+            "amount_tax": money(move.amount_tax, currency),
+            "amount_total": money(move.amount_total, currency),
+            "amount_residual": money(move.amount_residual, currency),
+            "subscription_ids": move.line_ids.subscription_id.ids,
+            "lines": [
+                {
+                    "id": line.id,
+                    "product_id": line.product_id.id or None,
+                    "description": line.name or None,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.price_unit, currency),
+                    "subtotal": money(line.price_subtotal, currency),
+                    "total": money(line.price_total, currency),
+                    "subscription_id": line.subscription_id.id or None,
+                    "period_start": iso_date(line.subscription_period_start),
+                    "period_end": iso_date(line.subscription_period_end),
+                }
+                for line in lines
+            ],
+        }
+
+    @api_route("/invoices", "GET")
+    def list_invoices(self, env, body):
+        args = request.httprequest.args
+        domain = self._invoice_domain()
+        for name, field in (("customer_id", "commercial_partner_id"), ("subscription_id", "line_ids.subscription_id")):
+            if args.get(name):
+                if not args[name].isdigit():
+                    raise ApiError(400, "invalid_parameter", env._("%(name)s is a whole number.", name=name), name)
+                domain.append((field, "=", int(args[name])))
+        return 200, paginate(env["account.move"], domain, args, self._invoice_data, env)
+
+    @api_route("/invoices/<int:invoice_id>", "GET")
+    def get_invoice(self, env, body, invoice_id):
+        return 200, self._invoice_data(self._get_invoice(env, invoice_id))
+
+    @api_route("/invoices/<int:invoice_id>/pdf", "GET")
+    def get_invoice_pdf(self, env, body, invoice_id):
+        invoice = self._get_invoice(env, invoice_id)
+        pdf, _content_type = env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)
+        return 200, RawResponse(pdf, "application/pdf", f"{invoice.name or 'invoice'}.pdf".replace("/", "_"))
+
+
+class _PreviewDone(Exception):
+    """Carries the preview out of the savepoint that undoes the billing it was computed with."""
+
+    def __init__(self, preview):
+        super().__init__("preview")
+        self.preview = preview

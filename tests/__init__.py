@@ -20,3 +20,4 @@ from . import test_access_matrix
 from . import test_bad_input_catalogue
 from . import test_api_foundation
 from . import test_api_idempotency_concurrency
+from . import test_api_resources
