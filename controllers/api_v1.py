@@ -22,6 +22,7 @@ from .api_common import (
     problem_body,
 )
 from .api_openapi import API_PREFIX, openapi_document
+from .api_serializers import customer_data, invoice_data, plan_data, subscription_data
 
 
 class SubscriptionApiV1(http.Controller):
@@ -69,26 +70,6 @@ class SubscriptionApiV1(http.Controller):
         if not partner:
             raise not_found(env._("Customer %(id)s does not exist.", id=customer_id))
         return partner
-
-    def _customer_data(self, partner):
-        invoice_contact = partner.child_ids.filtered(lambda child: child.type == "invoice")[:1]
-        return {
-            "id": partner.id,
-            "object": "customer",
-            "name": partner.name,
-            "email": partner.email or None,
-            "invoice_email": invoice_contact.email or None,
-            "vat": partner.vat or None,
-            "lang": partner.lang or None,
-            "is_company": partner.is_company,
-            "address": {
-                "street": partner.street or None,
-                "street2": partner.street2 or None,
-                "zip": partner.zip or None,
-                "city": partner.city or None,
-                "country": partner.country_id.code or None,
-            },
-        }
 
     def _customer_values(self, env, body):
         """res.partner values of a create/update body; unknown languages and countries are refused."""
@@ -142,80 +123,37 @@ class SubscriptionApiV1(http.Controller):
         vals = self._customer_values(env, body)
         partner = env["res.partner"].create({**vals, "company_id": env.company.id, "customer_rank": 1})
         self._set_invoice_email(partner, body)
-        return 201, self._customer_data(partner)
+        return 201, customer_data(partner)
 
     @api_route("/customers", "GET")
     def list_customers(self, env, body):
         domain = [*self._customer_domain(env), ("customer_rank", ">", 0)]
-        return 200, paginate(env["res.partner"], domain, request.httprequest.args, self._customer_data, env)
+        return 200, paginate(env["res.partner"], domain, request.httprequest.args, customer_data, env)
 
     @api_route("/customers/<int:customer_id>", "GET")
     def get_customer(self, env, body, customer_id):
-        return 200, self._customer_data(self._get_customer(env, customer_id))
+        return 200, customer_data(self._get_customer(env, customer_id))
 
     @api_route("/customers/<int:customer_id>", "PATCH", "CustomerUpdate")
     def update_customer(self, env, body, customer_id):
         partner = self._get_customer(env, customer_id)
         partner.write(self._customer_values(env, body))
         self._set_invoice_email(partner, body)
-        return 200, self._customer_data(partner)
+        return 200, customer_data(partner)
 
     # ------------------------------------------------------------------
     # Plans
     # ------------------------------------------------------------------
-    def _plan_data(self, plan):
-        return {
-            "id": plan.id,
-            "object": "plan",
-            "code": plan.code,
-            "name": plan.name,
-            "currency": plan.currency_id.name,
-            "billing_period": {"count": plan.billing_period_count, "unit": plan.billing_period_unit},
-            "billing_timing": plan.billing_timing,
-            "trial": {"count": plan.trial_period_count, "unit": plan.trial_period_unit}
-            if plan.trial_period_count
-            else None,
-            "lines": [self._plan_line_data(line) for line in plan.line_ids],
-        }
-
-    def _plan_line_data(self, line):
-        prices = [{"currency": line.currency_id.name, "unit_price": money(line.price_unit, line.currency_id)}]
-        prices += [
-            {"currency": price.currency_id.name, "unit_price": money(price.price_unit, price.currency_id)}
-            for price in line.price_ids
-        ]
-        return {
-            "id": line.id,
-            "product_id": line.product_id.id,
-            "description": line.name or None,
-            "quantity": line.quantity,
-            "line_type": line.line_type,
-            "optional": line.optional,
-            "pricing_model": line.pricing_model,
-            "included_quantity": line.included_quantity,
-            "metric": line.metric_id.code or None,
-            "prices": prices,
-            "tiers": [
-                {
-                    "currency": tier.currency_id.name,
-                    "up_to": None if tier.up_to_unlimited else tier.up_to,
-                    "unit_price": money(tier.unit_price, tier.currency_id),
-                    "flat_fee": money(tier.flat_fee, tier.currency_id),
-                }
-                for tier in line.tier_ids
-            ],
-        }
-
     @api_route("/plans", "GET")
     def list_plans(self, env, body):
-        return 200, paginate(env["subscription.plan"], [], request.httprequest.args, self._plan_data, env)
+        return 200, paginate(env["subscription.plan"], [], request.httprequest.args, plan_data, env)
 
     @api_route("/plans/<int:plan_id>", "GET")
     def get_plan(self, env, body, plan_id):
         plan = env["subscription.plan"].search([("id", "=", plan_id)])
         if not plan:
             raise not_found(env._("Plan %(plan)s does not exist.", plan=plan_id))
-        return 200, self._plan_data(plan)
+        return 200, plan_data(plan)
 
     # ------------------------------------------------------------------
     # Subscriptions
@@ -225,44 +163,6 @@ class SubscriptionApiV1(http.Controller):
         if not subscription:
             raise not_found(env._("Subscription %(id)s does not exist.", id=subscription_id))
         return subscription
-
-    def _subscription_data(self, sub):
-        currency = sub.currency_id
-        return {
-            "id": sub.id,
-            "object": "subscription",
-            "reference": sub.name,
-            "state": sub.state,
-            "customer_id": sub.partner_id.id,
-            "plan_id": sub.plan_id.id,
-            "plan_code": sub.plan_id.code,
-            "currency": currency.name,
-            "start_date": iso_date(sub.start_date),
-            "trial_end_date": iso_date(sub.trial_end_date),
-            "current_period_start": iso_date(sub.current_period_start),
-            "current_period_end": iso_date(sub.current_period_end),
-            "next_invoice_date": iso_date(sub.next_invoice_date),
-            "pause_date": iso_date(sub.pause_date),
-            "cancellation_request_date": iso_date(sub.cancellation_request_date),
-            "end_date": iso_date(sub.end_date),
-            "recurring_total": money(sub.recurring_total, currency),
-            "mrr": money(sub.mrr, currency),
-            "lines": [
-                {
-                    "id": line.id,
-                    "product_id": line.product_id.id,
-                    "description": line.name or None,
-                    "quantity": line.quantity,
-                    "unit_price": money(line.price_unit, line.price_currency_id or currency),
-                    "discount": line.discount,
-                    "subtotal": money(line.price_subtotal, currency),
-                    "line_type": line.line_type,
-                    "is_addon": line.is_addon,
-                    "metric": line.metric_id.code or None,
-                }
-                for line in sub.line_ids
-            ],
-        }
 
     def _resolve_plan(self, env, body):
         Plan = env["subscription.plan"]
@@ -332,7 +232,7 @@ class SubscriptionApiV1(http.Controller):
     @api_route("/subscriptions", "POST", "SubscriptionCreate")
     def create_subscription(self, env, body):
         sub = self._create_subscription(env, body, fields.Date.context_today(env.user))
-        return 201, self._subscription_data(sub)
+        return 201, subscription_data(sub)
 
     @api_route("/subscriptions/preview", "POST", "SubscriptionCreate")
     def preview_subscription(self, env, body):
@@ -391,11 +291,11 @@ class SubscriptionApiV1(http.Controller):
                     400, "invalid_parameter", env._("The state %(state)s is unknown.", state=args["state"]), "state"
                 )
             domain.append(("state", "=", args["state"]))
-        return 200, paginate(env["subscription.subscription"], domain, args, self._subscription_data, env)
+        return 200, paginate(env["subscription.subscription"], domain, args, subscription_data, env)
 
     @api_route("/subscriptions/<int:subscription_id>", "GET")
     def get_subscription(self, env, body, subscription_id):
-        return 200, self._subscription_data(self._get_subscription(env, subscription_id))
+        return 200, subscription_data(self._get_subscription(env, subscription_id))
 
     def _writable_subscription(self, env, subscription_id):
         sub = self._get_subscription(env, subscription_id)
@@ -406,13 +306,13 @@ class SubscriptionApiV1(http.Controller):
     def pause_subscription(self, env, body, subscription_id):
         sub = self._writable_subscription(env, subscription_id)
         sub._pause(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
-        return 200, self._subscription_data(sub)
+        return 200, subscription_data(sub)
 
     @api_route("/subscriptions/<int:subscription_id>/resume", "POST", "EffectiveDate")
     def resume_subscription(self, env, body, subscription_id):
         sub = self._writable_subscription(env, subscription_id)
         sub._resume(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
-        return 200, self._subscription_data(sub)
+        return 200, subscription_data(sub)
 
     @api_route("/subscriptions/<int:subscription_id>/cancel", "POST", "SubscriptionCancel")
     def cancel_subscription(self, env, body, subscription_id):
@@ -421,13 +321,13 @@ class SubscriptionApiV1(http.Controller):
         sub._request_cancellation(
             request_date, reason=body.get("reason"), end_date=fields.Date.to_date(body.get("end_date"))
         )
-        return 200, self._subscription_data(sub)
+        return 200, subscription_data(sub)
 
     @api_route("/subscriptions/<int:subscription_id>/reactivate", "POST", "EffectiveDate")
     def reactivate_subscription(self, env, body, subscription_id):
         sub = self._writable_subscription(env, subscription_id)
         sub._reactivate(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
-        return 200, self._subscription_data(sub)
+        return 200, subscription_data(sub)
 
     # ------------------------------------------------------------------
     # Usage records
@@ -467,42 +367,6 @@ class SubscriptionApiV1(http.Controller):
             raise not_found(env._("Invoice %(id)s does not exist.", id=invoice_id))
         return invoice
 
-    def _invoice_data(self, move):
-        currency = move.currency_id
-        lines = move.invoice_line_ids.filtered(lambda line: line.display_type == "product")
-        return {
-            "id": move.id,
-            "object": "invoice",
-            "number": move.name if move.name and move.name != "/" else None,
-            "type": "invoice" if move.move_type == "out_invoice" else "credit_note",
-            "state": move.state,
-            "payment_state": move.payment_state,
-            "customer_id": move.commercial_partner_id.id,
-            "currency": currency.name,
-            "invoice_date": iso_date(move.invoice_date),
-            "due_date": iso_date(move.invoice_date_due),
-            "amount_untaxed": money(move.amount_untaxed, currency),
-            "amount_tax": money(move.amount_tax, currency),
-            "amount_total": money(move.amount_total, currency),
-            "amount_residual": money(move.amount_residual, currency),
-            "subscription_ids": move.line_ids.subscription_id.ids,
-            "lines": [
-                {
-                    "id": line.id,
-                    "product_id": line.product_id.id or None,
-                    "description": line.name or None,
-                    "quantity": line.quantity,
-                    "unit_price": money(line.price_unit, currency),
-                    "subtotal": money(line.price_subtotal, currency),
-                    "total": money(line.price_total, currency),
-                    "subscription_id": line.subscription_id.id or None,
-                    "period_start": iso_date(line.subscription_period_start),
-                    "period_end": iso_date(line.subscription_period_end),
-                }
-                for line in lines
-            ],
-        }
-
     @api_route("/invoices", "GET")
     def list_invoices(self, env, body):
         args = request.httprequest.args
@@ -512,11 +376,11 @@ class SubscriptionApiV1(http.Controller):
                 if not args[name].isdigit():
                     raise ApiError(400, "invalid_parameter", env._("%(name)s is a whole number.", name=name), name)
                 domain.append((field, "=", int(args[name])))
-        return 200, paginate(env["account.move"], domain, args, self._invoice_data, env)
+        return 200, paginate(env["account.move"], domain, args, invoice_data, env)
 
     @api_route("/invoices/<int:invoice_id>", "GET")
     def get_invoice(self, env, body, invoice_id):
-        return 200, self._invoice_data(self._get_invoice(env, invoice_id))
+        return 200, invoice_data(self._get_invoice(env, invoice_id))
 
     @api_route("/invoices/<int:invoice_id>/pdf", "GET")
     def get_invoice_pdf(self, env, body, invoice_id):
