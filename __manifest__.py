@@ -7,7 +7,17 @@
     "author": "subscription_billing developers",
     "website": "https://github.com/subscription-billing/subscription_billing",
     "depends": ["account", "account_payment", "portal", "mail", "uom"],
-    "external_dependencies": {"python": ["python-stdnum", "schwifty", "sepaxml", "text-unidecode", "jsonschema"]},
+    "external_dependencies": {
+        "python": [
+            "python-stdnum",
+            "schwifty",
+            "sepaxml",
+            "text-unidecode",
+            "jsonschema",
+            "standardwebhooks",
+            "requests",
+        ]
+    },
     "data": [
         "security/subscription_billing_groups.xml",
         "security/ir.model.access.csv",
@@ -15,6 +25,7 @@
         "data/ir_sequence_data.xml",
         "data/ir_cron_data.xml",
         "data/sepa_data.xml",
+        "data/subscription_webhook_data.xml",
         "views/subscription_plan_views.xml",
         "views/subscription_views.xml",
         "views/subscription_pricing_views.xml",
@@ -36,6 +47,7 @@
         "wizards/deferred_revenue_wizard_views.xml",
         "wizards/subscription_receivable_statement_views.xml",
         "views/subscription_billing_menus.xml",
+        "views/subscription_webhook_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

@@ -31,3 +31,10 @@ from . import deferred_revenue_schedule_line
 from . import account_fiscal_position
 from . import subscription_oss_report
 from . import subscription_api_idempotency
+from . import subscription_webhook_endpoint
+from . import subscription_webhook_event
+from . import subscription_webhook_delivery
+from . import subscription_webhook_attempt
+from . import subscription_webhook_dispatch
+from . import subscription_subscription_webhook
+from . import account_move_webhook

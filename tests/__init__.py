@@ -21,3 +21,4 @@ from . import test_bad_input_catalogue
 from . import test_api_foundation
 from . import test_api_idempotency_concurrency
 from . import test_api_resources
+from . import test_webhooks

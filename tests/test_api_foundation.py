@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 
 from openapi_spec_validator import validate
 
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from odoo.addons.subscription_billing.controllers.api_openapi import API_PREFIX
@@ -179,6 +180,13 @@ class TestApiFoundation(ApiCommon):
                 " VALUES (%s, 'k1', 'h', 'POST', '/x', now())",
                 [self.api_user.id],
             )
+
+    def test_stored_responses_are_not_readable_by_api_users(self):
+        """The idempotency rows hold other calls' responses: no group but system administrators reads them."""
+        self._call("POST", "/customers", {"name": "Stored GmbH"}, headers={"Idempotency-Key": "stored"})
+        for user in (self.api_user, self.plain_user, self.portal_api_user):
+            with self.assertRaises(AccessError):
+                self.env["subscription.api.idempotency"].with_user(user).search([])
 
     # ------------------------------------------------------------------
     # Customers
