@@ -378,6 +378,112 @@ SCHEMAS.update(
             "additionalProperties": False,
         },
         "InvoiceList": _list_of("Invoice"),
+        "WebhookEndpoint": {
+            "type": "object",
+            "required": ["id", "object", "name", "url", "event_types", "active", "consecutive_failures"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "webhook_endpoint"},
+                "name": {"type": "string"},
+                "url": {"type": "string"},
+                "event_types": {"type": "string"},
+                "active": {"type": "boolean"},
+                "consecutive_failures": {"type": "integer"},
+                "disabled_reason": _nullable({"type": "string"}),
+                "secret": {"type": "string", "description": "Only in the answer to the creation."},
+            },
+            "additionalProperties": False,
+        },
+        "WebhookEndpointList": _list_of("WebhookEndpoint"),
+        "WebhookEndpointCreate": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 128},
+                "url": {"type": "string", "minLength": 8, "maxLength": 2048},
+                "event_types": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            "additionalProperties": False,
+        },
+        "WebhookEndpointUpdate": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 128},
+                "url": {"type": "string", "minLength": 8, "maxLength": 2048},
+                "event_types": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "active": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        "Event": {
+            "type": "object",
+            "required": ["id", "object", "type", "timestamp", "api_version", "data"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "event"},
+                "type": {"type": "string"},
+                "timestamp": {"type": "string"},
+                "api_version": {"type": "string"},
+                "data": {"type": "object"},
+            },
+            "additionalProperties": False,
+        },
+        "EventList": _list_of("Event"),
+        "SubscriptionChangeInput": {
+            "type": "object",
+            "properties": {
+                "plan_id": {"type": "integer", "minimum": 1},
+                "plan_code": {"type": "string", "minLength": 1, "maxLength": 64},
+                "lines": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "description": "Quantities per line of the target plan; default: its non-optional lines.",
+                    "items": {
+                        "type": "object",
+                        "required": ["plan_line_id", "quantity"],
+                        "properties": {
+                            "plan_line_id": {"type": "integer", "minimum": 1},
+                            "quantity": {"type": "number", "minimum": 0, "maximum": 1e9},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+                "timing": {"enum": ["immediate", "period_end"], "default": "immediate"},
+                "date": DATE,
+            },
+            "additionalProperties": False,
+        },
+        "ChangeCharge": {
+            "type": "object",
+            "required": ["description", "amount"],
+            "properties": {
+                "description": {"type": "string"},
+                "amount": MONEY,
+                "period_start": ISO_DATE_OR_NULL,
+                "period_end": ISO_DATE_OR_NULL,
+            },
+            "additionalProperties": False,
+        },
+        "SubscriptionChange": {
+            "type": "object",
+            "required": ["object", "change_type", "timing", "effective_date", "state", "mrr_before", "mrr_after"],
+            "properties": {
+                "object": {"const": "subscription_change"},
+                "id": _nullable({"type": "integer"}),
+                "change_type": {"type": "string"},
+                "timing": {"enum": ["immediate", "period_end"]},
+                "effective_date": DATE,
+                "state": {"type": "string"},
+                "summary": _nullable({"type": "string"}),
+                "old_plan_id": {"type": "integer"},
+                "new_plan_id": {"type": "integer"},
+                "mrr_before": MONEY,
+                "mrr_after": MONEY,
+                "charges": {"type": "array", "items": _ref("ChangeCharge")},
+                "subscription": _ref("Subscription"),
+            },
+            "additionalProperties": False,
+        },
     }
 )
 
@@ -562,6 +668,77 @@ PATHS.update(
             "Withdraw the notice, or restart an ended subscription on `date` (default today).",
             "EffectiveDate",
         ),
+        "/subscriptions/{id}/change": {
+            "post": {
+                "operationId": "changeSubscription",
+                "summary": "Change plan or quantities now (prorated credits and charges) or at the period end.",
+                "parameters": [ID_PARAM, IDEMPOTENCY_PARAM],
+                "requestBody": _body("SubscriptionChangeInput"),
+                "responses": {
+                    "200": _json_response("The change, applied or scheduled.", "SubscriptionChange"),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/subscriptions/{id}/change/preview": {
+            "post": {
+                "operationId": "previewSubscriptionChange",
+                "summary": "What the change would do (MRR, prorated credits and charges); nothing is stored.",
+                "parameters": [ID_PARAM, IDEMPOTENCY_PARAM],
+                "requestBody": _body("SubscriptionChangeInput"),
+                "responses": {
+                    "200": _json_response("The change as it would be.", "SubscriptionChange"),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/webhook_endpoints": {
+            "get": {
+                "operationId": "listWebhookEndpoints",
+                "summary": "The webhook endpoints of the key user's companies.",
+                "parameters": LIST_PARAMS,
+                "responses": {
+                    "200": _json_response("A page of endpoints.", "WebhookEndpointList"),
+                    **_errors(400, 401, 403),
+                },
+            },
+            "post": {
+                "operationId": "createWebhookEndpoint",
+                "summary": "Add an endpoint; the answer holds its signing secret (the only time it is shown).",
+                "parameters": [IDEMPOTENCY_PARAM],
+                "requestBody": _body("WebhookEndpointCreate"),
+                "responses": {
+                    "201": _json_response("The endpoint with its secret.", "WebhookEndpoint"),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            },
+        },
+        "/webhook_endpoints/{id}": {
+            "get": {
+                "operationId": "getWebhookEndpoint",
+                "summary": "Read an endpoint.",
+                "parameters": [ID_PARAM],
+                "responses": {"200": _json_response("The endpoint.", "WebhookEndpoint"), **_errors(401, 403, 404)},
+            },
+            "patch": {
+                "operationId": "updateWebhookEndpoint",
+                "summary": "Change URL, event types, name; `active: true` enables a disabled endpoint again.",
+                "parameters": [ID_PARAM],
+                "requestBody": _body("WebhookEndpointUpdate"),
+                "responses": {
+                    "200": _json_response("The endpoint.", "WebhookEndpoint"),
+                    **_errors(400, 401, 403, 404, 422),
+                },
+            },
+        },
+        "/events": {
+            "get": {
+                "operationId": "listEvents",
+                "summary": "Recent webhook events of the key user's companies, newest first; filter by type.",
+                "parameters": [*LIST_PARAMS, _query("type", {"type": "string"}, "Only events of this type.")],
+                "responses": {"200": _json_response("A page of events.", "EventList"), **_errors(400, 401, 403)},
+            }
+        },
         "/usage_records": {
             "post": {
                 "operationId": "ingestUsage",

@@ -14,11 +14,14 @@ from .api_common import (
     ApiError,
     RawResponse,
     api_route,
+    decode_cursor,
+    encode_cursor,
     iso_date,
     money,
     negotiate_lang,
     not_found,
     paginate,
+    parse_limit,
     problem_body,
 )
 from .api_openapi import API_PREFIX, openapi_document
@@ -328,6 +331,145 @@ class SubscriptionApiV1(http.Controller):
         sub = self._writable_subscription(env, subscription_id)
         sub._reactivate(fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user))
         return 200, subscription_data(sub)
+
+    def _change_target(self, env, sub, body):
+        plan = self._resolve_plan(env, body) if body.get("plan_id") or body.get("plan_code") else sub.plan_id
+        if body.get("lines"):
+            lines = {str(line["plan_line_id"]): line["quantity"] for line in body["lines"]}
+        else:
+            lines = {str(pl.id): pl.quantity for pl in plan.line_ids.filtered(lambda pl: not pl.optional)}
+        return {"plan_id": plan.id, "lines": lines}
+
+    def _do_change(self, env, body, subscription_id):
+        sub = self._writable_subscription(env, subscription_id)
+        date_ref = fields.Date.to_date(body.get("date")) or fields.Date.context_today(env.user)
+        change = sub._change(self._change_target(env, sub, body), body.get("timing", "immediate"), date_ref)
+        return sub, change
+
+    def _change_data(self, change, sub, persisted=True):
+        currency = sub.currency_id
+        return {
+            "object": "subscription_change",
+            "id": change.id if persisted else None,
+            "change_type": change.change_type,
+            "timing": change.timing,
+            "effective_date": iso_date(change.effective_date),
+            "state": change.state,
+            "summary": change.summary or None,
+            "old_plan_id": change.old_plan_id.id,
+            "new_plan_id": change.new_plan_id.id,
+            "mrr_before": money(change.mrr_before, currency),
+            "mrr_after": money(change.mrr_after, currency),
+            "charges": [
+                {
+                    "description": charge.name,
+                    "amount": money(charge.amount, currency),
+                    "period_start": iso_date(charge.service_start),
+                    "period_end": iso_date(charge.service_end),
+                }
+                for charge in change.charge_ids
+            ],
+            "subscription": subscription_data(sub),
+        }
+
+    @api_route("/subscriptions/<int:subscription_id>/change", "POST", "SubscriptionChangeInput")
+    def change_subscription(self, env, body, subscription_id):
+        sub, change = self._do_change(env, body, subscription_id)
+        return 200, self._change_data(change, sub)
+
+    @api_route("/subscriptions/<int:subscription_id>/change/preview", "POST", "SubscriptionChangeInput")
+    def preview_subscription_change(self, env, body, subscription_id):
+        """Apply the change in a savepoint, read it, roll back: the model computes, nothing stays."""
+        try:
+            with env.cr.savepoint():
+                sub, change = self._do_change(env, body, subscription_id)
+                raise _PreviewDone(self._change_data(change, sub, persisted=False))
+        except _PreviewDone as done:
+            env.clear()
+            return 200, done.preview
+
+    # ------------------------------------------------------------------
+    # Webhook endpoints and events
+    # ------------------------------------------------------------------
+    def _endpoint_data(self, endpoint, secret=None):
+        data = {
+            "id": endpoint.id,
+            "object": "webhook_endpoint",
+            "name": endpoint.name,
+            "url": endpoint.url,
+            "event_types": endpoint.event_types,
+            "active": endpoint.active,
+            "consecutive_failures": endpoint.consecutive_failures,
+            "disabled_reason": endpoint.disabled_reason or None,
+        }
+        if secret:
+            data["secret"] = secret
+        return data
+
+    def _get_endpoint(self, env, endpoint_id):
+        endpoint = (
+            env["subscription.webhook.endpoint"].with_context(active_test=False).search([("id", "=", endpoint_id)])
+        )
+        if not endpoint:
+            raise not_found(env._("Webhook endpoint %(id)s does not exist.", id=endpoint_id))
+        return endpoint
+
+    @api_route("/webhook_endpoints", "GET")
+    def list_webhook_endpoints(self, env, body):
+        Endpoint = env["subscription.webhook.endpoint"].with_context(active_test=False)
+        return 200, paginate(Endpoint, [], request.httprequest.args, self._endpoint_data, env)
+
+    @api_route("/webhook_endpoints", "POST", "WebhookEndpointCreate")
+    def create_webhook_endpoint(self, env, body):
+        endpoint = env["subscription.webhook.endpoint"].create(
+            {
+                "name": body.get("name") or body["url"],
+                "url": body["url"],
+                "event_types": body.get("event_types") or "*",
+                "company_id": env.company.id,
+            }
+        )
+        # the secret is shown once, to its creator; afterwards only Subscription administrators read it
+        return 201, self._endpoint_data(endpoint, secret=endpoint.sudo().secret)
+
+    @api_route("/webhook_endpoints/<int:endpoint_id>", "GET")
+    def get_webhook_endpoint(self, env, body, endpoint_id):
+        return 200, self._endpoint_data(self._get_endpoint(env, endpoint_id))
+
+    @api_route("/webhook_endpoints/<int:endpoint_id>", "PATCH", "WebhookEndpointUpdate")
+    def update_webhook_endpoint(self, env, body, endpoint_id):
+        endpoint = self._get_endpoint(env, endpoint_id)
+        vals = {key: body[key] for key in ("name", "url", "event_types") if key in body}
+        if vals:
+            endpoint.write(vals)
+        if body.get("active") is True and not endpoint.active:
+            endpoint.action_enable()
+        elif body.get("active") is False:
+            endpoint.active = False
+        return 200, self._endpoint_data(endpoint)
+
+    def _event_data(self, event):
+        payload = json.loads(event._get_payload())
+        return {"object": "event", **payload}
+
+    @api_route("/events", "GET")
+    def list_events(self, env, body):
+        args = request.httprequest.args
+        domain = [("event_type", "=", args["type"])] if args.get("type") else []
+        Event = env["subscription.webhook.event"]
+        limit = parse_limit(args.get("limit"), env)
+        before = decode_cursor(args.get("cursor"), env)
+        if before:
+            domain.append(("id", "<", before))
+        events = Event.search(domain, order="id desc", limit=limit + 1)
+        page = events[:limit]
+        has_more = len(events) > limit
+        return 200, {
+            "object": "list",
+            "data": [self._event_data(event) for event in page],
+            "has_more": has_more,
+            "next_cursor": encode_cursor(page[-1].id) if has_more else None,
+        }
 
     # ------------------------------------------------------------------
     # Usage records

@@ -68,6 +68,11 @@ class TestApiResources(ApiCommon):
                 ]
             }
         )
+        family = cls.env["subscription.plan.family"].create({"name": "API plans"})
+        cls.plan_api.write({"family_id": family.id, "rank": 1})
+        cls.plan_api2 = cls._create_plan(
+            code="API2", name="API Monthly Pro", price=200.0, product=cls.product_api, family_id=family.id, rank=2
+        )
         cls.api_customer = cls.env["res.partner"].create(
             {"name": "Integrator GmbH", "company_id": cls.env.company.id, "customer_rank": 1}
         )
@@ -256,3 +261,31 @@ class TestApiResources(ApiCommon):
         # that invoice's report either way
         self.assertTrue(response.content.startswith(b"%PDF") or invoice["number"].encode() in response.content)
         self.assertIn(invoice["number"].replace("/", "_"), response.headers["Content-Disposition"])
+
+    # ------------------------------------------------------------------
+    # Changes
+    # ------------------------------------------------------------------
+    def test_change_preview_then_upgrade(self):
+        """January (100.00) is billed; an upgrade to API2 (200.00) on 2026-01-15 prorates the 17
+        billed days 15-31 of 31: a credit of 100 x 17/31 = 54.84 and a charge of
+        200 x 17/31 = 109.68. The preview says so and stores nothing; the change then applies it."""
+        sub = self._create()
+        self.env["subscription.subscription"].browse(sub["id"])._run_billing(date(2026, 1, 1))
+        body = {"plan_code": "API2", "timing": "immediate", "date": "2026-01-15"}
+        status, preview, _response = self._call("POST", f"/subscriptions/{sub['id']}/change/preview", body)
+        self.assertEqual(status, 200, preview)
+        self.assertEqual((preview["change_type"], preview["id"]), ("upgrade", None))
+        self.assertEqual((preview["mrr_before"], preview["mrr_after"]), ("100.00", "200.00"))
+        self.assertEqual(sorted(c["amount"] for c in preview["charges"]), ["-54.84", "109.68"])
+        record = self.env["subscription.subscription"].browse(sub["id"])
+        self.assertEqual((record.plan_id, record.change_ids), (self.plan_api, self.env["subscription.change"]))
+        status, change, _response = self._call("POST", f"/subscriptions/{sub['id']}/change", body)
+        self.assertEqual((status, change["state"]), (200, "applied"), change)
+        self.assertEqual(change["subscription"]["plan_code"], "API2")
+        self.assertEqual(sorted(c["amount"] for c in change["charges"]), ["-54.84", "109.68"])
+
+    def test_change_to_unrelated_plan_is_refused(self):
+        sub = self._create()
+        body = {"plan_code": "M", "timing": "period_end"}
+        status, body, _response = self._call("POST", f"/subscriptions/{sub['id']}/change", body)
+        self.assertEqual((status, body["code"]), (409, "action_refused"))
