@@ -7,6 +7,8 @@ models and shapes the result; it holds no billing logic.
 
 import json
 
+from markupsafe import Markup
+
 from odoo import fields, http
 from odoo.http import request
 
@@ -39,6 +41,47 @@ class SubscriptionApiV1(http.Controller):
         return request.make_response(
             json.dumps(document, indent=1), headers=[("Content-Type", "application/json; charset=utf-8")]
         )
+
+    @http.route(f"{API_PREFIX}/docs", type="http", auth="none", methods=["GET"], save_session=False)
+    def openapi_docs(self):
+        """A browsable page of the OpenAPI document: every operation, its parameters, body and answers,
+        generated from the same document (no external script), with the JSON schemas at the end."""
+        document = openapi_document(request.httprequest.host_url)
+        html = Markup(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>%s</title><style>"
+            "body{font-family:sans-serif;max-width:60em;margin:2em auto}code,pre{background:#f4f4f4}"
+            "h3{margin-bottom:.2em}.m{font-weight:bold;text-transform:uppercase}</style></head><body>"
+            "<h1>%s %s</h1><p>%s</p><p>Machine-readable: <a href='openapi.json'>openapi.json</a> (OpenAPI 3.1)</p>"
+        ) % (
+            document["info"]["title"],
+            document["info"]["title"],
+            document["info"]["version"],
+            document["info"]["description"],
+        )
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                html += Markup("<h3><span class='m'>%s</span> <code>%s%s</code></h3><p>%s</p>") % (
+                    method,
+                    API_PREFIX,
+                    path,
+                    operation.get("summary", ""),
+                )
+                params = ", ".join(f"{p['name']} ({p['in']})" for p in operation.get("parameters", []))
+                if params:
+                    html += Markup("<p>Parameters: %s</p>") % params
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                if body:
+                    html += Markup("<p>Body: <a href='#%s'>%s</a></p>") % (
+                        body["schema"]["$ref"].rsplit("/", 1)[1],
+                        body["schema"]["$ref"].rsplit("/", 1)[1],
+                    )
+                answers = ", ".join(f"{code}" for code in operation["responses"])
+                html += Markup("<p>Answers: %s</p>") % answers
+        html += Markup("<h2>Schemas</h2>")
+        for name, schema in document["components"]["schemas"].items():
+            html += Markup("<h3 id='%s'>%s</h3><pre>%s</pre>") % (name, name, json.dumps(schema, indent=1))
+        html += Markup("</body></html>")
+        return request.make_response(str(html), headers=[("Content-Type", "text/html; charset=utf-8")])
 
     @http.route(
         [f"{API_PREFIX}/<path:rest>", API_PREFIX],

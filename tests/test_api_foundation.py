@@ -27,6 +27,14 @@ class TestApiFoundation(ApiCommon):
         validate(document)
         self.assertIn("/customers/{id}", document["paths"])
 
+    def test_documentation_page_lists_every_operation(self):
+        """The browsable page is generated from the document: every path is on it."""
+        response = self.url_open(f"{API_PREFIX}/docs")
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.headers["Content-Type"].startswith("text/html"))
+        for path in self._document()["paths"]:
+            self.assertIn(f"{API_PREFIX}{path}", response.text)
+
     # ------------------------------------------------------------------
     # Authentication and authorisation
     # ------------------------------------------------------------------

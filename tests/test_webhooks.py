@@ -254,3 +254,18 @@ class TestWebhooks(SubscriptionCommon):
         self.assertEqual(endpoint.with_user(user_a).read(["name"])[0]["name"], "Receiver")
         with self.assertRaises(AccessError):
             endpoint.with_user(user_a).read(["secret"])
+
+    def test_customer_events(self):
+        """A customer created and then renamed: customer.created, customer.updated; a contact person
+        (not a commercial partner) and an unrelated write (a comment) emit nothing."""
+        receiver = Receiver()
+        endpoint = self._endpoint(receiver, event_types="customer.*")
+        customer = self.env["res.partner"].create({"name": "Events AG", "customer_rank": 1})
+        self.env.cr.flush()
+        customer.write({"name": "Events SE"})
+        customer.write({"comment": "internal note"})
+        self.env["res.partner"].create({"name": "Contact", "parent_id": customer.id})
+        self._deliver()
+        events = receiver.verified(endpoint.secret)
+        self.assertEqual([e["type"] for e in events], ["customer.created", "customer.updated"])
+        self.assertEqual([e["data"]["name"] for e in events], ["Events AG", "Events SE"])
