@@ -130,7 +130,9 @@ def _authenticate(env):
 def _validate_body(schema_name, body, env):
     validator = _validators.get(schema_name)
     if validator is None:
-        validator = _validators[schema_name] = jsonschema.Draft202012Validator(schema_for(schema_name))
+        validator = _validators[schema_name] = jsonschema.Draft202012Validator(
+            schema_for(schema_name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is not None:
         field = ".".join(str(part) for part in error.absolute_path)
@@ -152,9 +154,35 @@ def _validate_body(schema_name, body, env):
 def _read_json_body(env):
     raw = request.httprequest.get_data(cache=True)
     try:
-        return json.loads(raw or b"{}")
+        body = json.loads(raw or b"{}")
     except ValueError:
         raise ApiError(400, "malformed_json", env._("The request body is not valid JSON.")) from None
+    _check_text(body, env)
+    return body
+
+
+def _check_text(value, env, path=()):
+    """Refuse text PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates), naming the field."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, env, path)
+            _check_text(item, env, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, env, (*path, str(index)))
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = "\x00"
+        if "\x00" in value:
+            field = ".".join(path) or "body"
+            raise ApiError(
+                422,
+                "invalid_text",
+                env._("The field %(field)s contains characters that cannot be stored.", field=field),
+                field,
+            )
 
 
 # ----------------------------------------------------------------------

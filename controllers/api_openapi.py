@@ -32,7 +32,7 @@ def _list_of(name):
 
 
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "Decimal string in the currency precision."}
-DATE = {"type": "string", "format": "date"}
+DATE = {"type": "string", "format": "date", "pattern": "^(19|20|21)[0-9]{2}-", "description": "Years 1900 to 2199."}
 DATETIME = {"type": "string", "format": "date-time"}
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code."}
 

@@ -39,3 +39,4 @@ from . import subscription_webhook_dispatch
 from . import subscription_subscription_webhook
 from . import account_move_webhook
 from . import res_partner_webhook
+from . import ir_http

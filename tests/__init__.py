@@ -23,3 +23,4 @@ from . import test_api_idempotency_concurrency
 from . import test_api_resources
 from . import test_webhooks
 from . import test_api_webhooks
+from . import test_api_fuzz
