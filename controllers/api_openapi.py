@@ -429,6 +429,59 @@ SCHEMAS.update(
             "additionalProperties": False,
         },
         "EventList": _list_of("Event"),
+        "PaymentMethod": {
+            "type": "object",
+            "required": ["id", "object", "type", "customer_id", "state"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "payment_method"},
+                "type": {"enum": ["sepa_debit", "token"]},
+                "customer_id": {"type": "integer"},
+                "state": {"type": "string"},
+                "mandate_reference": {"type": "string"},
+                "iban_last4": _nullable({"type": "string"}),
+                "scheme": {"enum": ["CORE", "B2B"]},
+                "mandate_type": {"enum": ["recurrent", "oneoff"]},
+                "signature_date": ISO_DATE_OR_NULL,
+                "subscription_ids": {"type": "array", "items": {"type": "integer"}},
+                "provider": {"type": "string"},
+                "details": _nullable({"type": "string"}),
+            },
+            "additionalProperties": False,
+        },
+        "PaymentMethodList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("PaymentMethod")}},
+            "additionalProperties": False,
+        },
+        "SepaMandateCreate": {
+            "type": "object",
+            "required": ["iban", "consent"],
+            "properties": {
+                "iban": {"type": "string", "minLength": 15, "maxLength": 42},
+                "account_holder": {"type": "string", "maxLength": 128},
+                "consent": {
+                    "type": "object",
+                    "required": ["date", "channel"],
+                    "properties": {
+                        "date": DATE,
+                        "channel": {"enum": ["online", "paper", "phone"]},
+                        "place": {"type": "string", "maxLength": 128},
+                    },
+                    "additionalProperties": False,
+                },
+                "scheme": {"enum": ["CORE", "B2B"], "default": "CORE"},
+                "mandate_type": {"enum": ["recurrent", "oneoff"], "default": "recurrent"},
+                "reference": {"type": "string", "minLength": 1, "maxLength": 35},
+                "subscription_id": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Collect this subscription's invoices by direct debit with the mandate.",
+                },
+            },
+            "additionalProperties": False,
+        },
         "SubscriptionChangeInput": {
             "type": "object",
             "properties": {
@@ -585,6 +638,29 @@ def _action(operation_id, summary, body_schema):
 
 PATHS.update(
     {
+        "/customers/{id}/payment_methods": {
+            "get": {
+                "operationId": "listPaymentMethods",
+                "summary": "The customer's SEPA mandates and stored payment tokens.",
+                "parameters": [ID_PARAM],
+                "responses": {
+                    "200": _json_response("The payment methods.", "PaymentMethodList"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/customers/{id}/payment_methods/sepa_debit": {
+            "post": {
+                "operationId": "createSepaMandate",
+                "summary": "Record a SEPA direct debit mandate from an IBAN and the consent; active at once.",
+                "parameters": [ID_PARAM, IDEMPOTENCY_PARAM],
+                "requestBody": _body("SepaMandateCreate"),
+                "responses": {
+                    "201": _json_response("The mandate.", "PaymentMethod"),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
         "/plans": {
             "get": {
                 "operationId": "listPlans",

@@ -147,3 +147,32 @@ def invoice_data(move):
             for line in lines
         ],
     }
+
+
+def mandate_data(mandate):
+    iban = mandate.partner_bank_id.sanitized_acc_number or ""
+    return {
+        "id": mandate.id,
+        "object": "payment_method",
+        "type": "sepa_debit",
+        "customer_id": mandate.commercial_partner_id.id,
+        "mandate_reference": mandate.reference,
+        "iban_last4": iban[-4:] or None,
+        "scheme": mandate.scheme,
+        "mandate_type": mandate.mandate_type,
+        "state": mandate.state,
+        "signature_date": iso_date(mandate.signature_date),
+        "subscription_ids": mandate.subscription_ids.ids,
+    }
+
+
+def token_data(token):
+    return {
+        "id": token.id,
+        "object": "payment_method",
+        "type": "token",
+        "customer_id": token.partner_id.commercial_partner_id.id,
+        "provider": token.provider_id.code,
+        "details": token.payment_details or None,
+        "state": "active" if token.active else "inactive",
+    }

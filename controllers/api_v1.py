@@ -27,7 +27,7 @@ from .api_common import (
     problem_body,
 )
 from .api_openapi import API_PREFIX, openapi_document
-from .api_serializers import customer_data, invoice_data, plan_data, subscription_data
+from .api_serializers import customer_data, invoice_data, mandate_data, plan_data, subscription_data, token_data
 
 
 class SubscriptionApiV1(http.Controller):
@@ -186,6 +186,48 @@ class SubscriptionApiV1(http.Controller):
         partner.write(self._customer_values(env, body))
         self._set_invoice_email(partner, body)
         return 200, customer_data(partner)
+
+    # ------------------------------------------------------------------
+    # Payment methods
+    # ------------------------------------------------------------------
+    @api_route("/customers/<int:customer_id>/payment_methods", "GET")
+    def list_payment_methods(self, env, body, customer_id):
+        customer = self._get_customer(env, customer_id)
+        mandates = env["sepa.mandate"].search([("commercial_partner_id", "=", customer.id)], order="id")
+        # tokens are read as superuser once the customer is known to be the caller's (Odoo keeps
+        # payment.token to administrators)
+        tokens = env["payment.token"].sudo().search([("partner_id", "child_of", customer.id)], order="id")
+        data = [mandate_data(mandate) for mandate in mandates] + [token_data(token) for token in tokens]
+        return 200, {"object": "list", "data": data}
+
+    @api_route("/customers/<int:customer_id>/payment_methods/sepa_debit", "POST", "SepaMandateCreate")
+    def create_sepa_mandate(self, env, body, customer_id):
+        """Through the backend's own mandate wizard: IBAN check, bank account, mandate, activation."""
+        customer = self._get_customer(env, customer_id)
+        subscription = self._get_subscription(env, body["subscription_id"]) if body.get("subscription_id") else None
+        if subscription and subscription.commercial_partner_id != customer:
+            raise ApiError(
+                422,
+                "invalid_subscription",
+                env._("Subscription %(id)s is not a subscription of this customer.", id=body["subscription_id"]),
+                "subscription_id",
+            )
+        consent = body["consent"]
+        wizard = env["sepa.mandate.wizard"].create(
+            {
+                "partner_id": customer.id,
+                "subscription_id": subscription.id if subscription else False,
+                "iban": body["iban"],
+                "account_holder": body.get("account_holder") or False,
+                "signature_date": consent["date"],
+                "signature_place": consent.get("place") or False,
+                "consent_channel": consent["channel"],
+                "scheme": body.get("scheme", "CORE"),
+                "mandate_type": body.get("mandate_type", "recurrent"),
+                "reference": body.get("reference") or False,
+            }
+        )
+        return 201, mandate_data(wizard._create_mandate())
 
     # ------------------------------------------------------------------
     # Plans

@@ -40,3 +40,4 @@ from . import subscription_subscription_webhook
 from . import account_move_webhook
 from . import res_partner_webhook
 from . import ir_http
+from . import sepa_mandate_webhook

@@ -4,7 +4,7 @@ import uuid
 from odoo import api, fields, models
 
 from ..controllers.api_openapi import API_VERSION
-from ..controllers.api_serializers import customer_data, invoice_data, subscription_data
+from ..controllers.api_serializers import customer_data, invoice_data, mandate_data, subscription_data
 
 PENDING_KEY = "subscription_webhook.pending_payloads"
 
@@ -116,6 +116,7 @@ class SubscriptionWebhookEvent(models.Model):
             "res.partner": customer_data,
             "subscription.subscription": subscription_data,
             "account.move": invoice_data,
+            "sepa.mandate": mandate_data,
         }
         if record._name in serializers:
             return serializers[record._name](record)

@@ -289,3 +289,28 @@ class TestApiResources(ApiCommon):
         body = {"plan_code": "M", "timing": "period_end"}
         status, body, _response = self._call("POST", f"/subscriptions/{sub['id']}/change", body)
         self.assertEqual((status, body["code"]), (409, "action_refused"))
+
+    # ------------------------------------------------------------------
+    # Payment methods
+    # ------------------------------------------------------------------
+    def test_sepa_mandate_from_iban_and_consent(self):
+        """A mandate from the IBAN DE89 3704 0044 0532 0130 00 and online consent: active at once and
+        listed. Linking it to a subscription billed in the company's non-euro currency is refused
+        (422) and the refused call leaves no mandate; a wrong check digit is 422 too."""
+        self.env.company.sepa_creditor_identifier = "DE98ZZZ09999999999"
+        url = f"/customers/{self.api_customer.id}/payment_methods"
+        body = {"iban": "DE89 3704 0044 0532 0130 00", "consent": {"date": "2026-01-01", "channel": "online"}}
+        status, mandate, _response = self._call("POST", f"{url}/sepa_debit", body)
+        self.assertEqual(status, 201, mandate)
+        self.assertEqual((mandate["state"], mandate["iban_last4"], mandate["type"]), ("active", "3000", "sepa_debit"))
+        status, page, _response = self._call("GET", url)
+        self.assertEqual([m["id"] for m in page["data"]], [mandate["id"]])
+        if self.currency.name != "EUR":
+            sub = self._create()
+            status, error, _response = self._call("POST", f"{url}/sepa_debit", {**body, "subscription_id": sub["id"]})
+            self.assertEqual((status, error["code"]), (422, "validation_error"))
+            self.assertEqual(self.env["sepa.mandate"].search_count([("partner_id", "=", self.api_customer.id)]), 1)
+        status, error, _response = self._call("POST", f"{url}/sepa_debit", {**body, "iban": "DE00370400440532013000"})
+        self.assertEqual((status, error["code"]), (422, "validation_error"))
+        status, error, _response = self._call("GET", url, key=self.key_b)
+        self.assertEqual(status, 404)

@@ -269,3 +269,19 @@ class TestWebhooks(SubscriptionCommon):
         events = receiver.verified(endpoint.secret)
         self.assertEqual([e["type"] for e in events], ["customer.created", "customer.updated"])
         self.assertEqual([e["data"]["name"] for e in events], ["Events AG", "Events SE"])
+
+    def test_mandate_events(self):
+        """Activating and revoking a mandate: mandate.active, mandate.revoked, with the mandate."""
+        self.env.company.sepa_creditor_identifier = "DE98ZZZ09999999999"
+        receiver = Receiver()
+        endpoint = self._endpoint(receiver, event_types="mandate.*")
+        wizard = self.env["sepa.mandate.wizard"].create(
+            {"partner_id": self.customer.id, "iban": "DE89370400440532013000", "consent_channel": "online"}
+        )
+        mandate = wizard._create_mandate()
+        self.env.cr.flush()
+        mandate.action_revoke()
+        self._deliver()
+        events = receiver.verified(endpoint.secret)
+        self.assertEqual([e["type"] for e in events], ["mandate.active", "mandate.revoked"])
+        self.assertEqual([e["data"]["iban_last4"] for e in events], ["3000", "3000"])
