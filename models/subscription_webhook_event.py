@@ -82,7 +82,10 @@ class SubscriptionWebhookEvent(models.Model):
         if not pending:
             self.env.cr.precommit.add(self._fill_pending_payloads)
         pending.update(events.ids)
-        self.env.ref("subscription_billing.ir_cron_subscription_webhook_delivery")._trigger()
+        # absent only while the addon's data is being loaded (install, upgrade)
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_webhook_delivery", raise_if_not_found=False)
+        if cron:
+            cron._trigger()
         return events
 
     @api.model
