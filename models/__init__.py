@@ -41,3 +41,4 @@ from . import account_move_webhook
 from . import res_partner_webhook
 from . import ir_http
 from . import sepa_mandate_webhook
+from . import subscription_usage_record_webhook

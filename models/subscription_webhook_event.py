@@ -89,6 +89,30 @@ class SubscriptionWebhookEvent(models.Model):
         return events
 
     @api.model
+    def _emit_webhook_payload(self, event_type, company, res_model, data):
+        """Like :meth:`_emit_webhook_event` for an event without a stored record (a rejected usage
+        record): ``data`` is the resource of the event, written now."""
+        endpoints = (
+            self.env["subscription.webhook.endpoint"]
+            .sudo()
+            .search([("company_id", "=", company.id)])
+            .filtered(lambda endpoint: endpoint._wants(event_type))
+        )
+        if not endpoints:
+            return self.browse()
+        event = self.sudo().create(
+            {"event_type": event_type, "company_id": company.id, "res_model": res_model, "res_id": 0}
+        )
+        event.payload = event._dump_payload(data)
+        self.env["subscription.webhook.delivery"].sudo().create(
+            [{"event_id": event.id, "endpoint_id": endpoint.id, "company_id": company.id} for endpoint in endpoints]
+        )
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_webhook_delivery", raise_if_not_found=False)
+        if cron:
+            cron._trigger()
+        return event
+
+    @api.model
     def _fill_pending_payloads(self):
         """Precommit hook: the payloads of this transaction's events, from the records as they are now."""
         ids = self.env.cr.precommit.data.pop(PENDING_KEY, set())
@@ -100,6 +124,10 @@ class SubscriptionWebhookEvent(models.Model):
         self.ensure_one()
         record = self.env[self.res_model].sudo().browse(self.res_id).exists()
         data = self._serialize(record) if record else {"id": self.res_id, "object": self.res_model, "deleted": True}
+        return self._dump_payload(data)
+
+    def _dump_payload(self, data):
+        self.ensure_one()
         return json.dumps(
             {
                 "id": self.uid,
@@ -110,6 +138,7 @@ class SubscriptionWebhookEvent(models.Model):
             },
             ensure_ascii=False,
             separators=(",", ":"),
+            default=str,
         )
 
     @api.model

@@ -285,3 +285,26 @@ class TestWebhooks(SubscriptionCommon):
         events = receiver.verified(endpoint.secret)
         self.assertEqual([e["type"] for e in events], ["mandate.active", "mandate.revoked"])
         self.assertEqual([e["data"]["iban_last4"] for e in events], ["3000", "3000"])
+
+    def test_rejected_usage_emits_usage_rejected(self):
+        """One record stored, one rejected (no such metric): one usage.rejected event with the
+        reported fields and the model's reason; the stored one emits nothing."""
+        receiver = Receiver()
+        endpoint = self._endpoint(receiver, event_types="usage.*")
+        sub = self._start(start_date=date(2026, 1, 1))
+        metric = self.env["subscription.usage.metric"].create({"name": "Calls", "code": "wh_calls"})
+        sub.line_ids = [(0, 0, {"product_id": self.product_support.id, "line_type": "usage", "metric_id": metric.id})]
+        results = self.env["subscription.usage.record"].ingest_usage(
+            [
+                {"subscription_id": sub.id, "metric": "wh_calls", "quantity": 1,
+                 "timestamp": "2026-01-05T10:00:00Z", "idempotency_key": "ok-1"},
+                {"subscription_id": sub.id, "metric": "nope", "quantity": 1,
+                 "timestamp": "2026-01-05T10:00:00Z", "idempotency_key": "bad-1"},
+            ]
+        )  # fmt: skip
+        self.assertEqual([r["status"] for r in results], ["created", "rejected"])
+        self._deliver()
+        events = receiver.verified(endpoint.secret)
+        self.assertEqual([e["type"] for e in events], ["usage.rejected"])
+        self.assertEqual((events[0]["data"]["idempotency_key"], events[0]["data"]["metric"]), ("bad-1", "nope"))
+        self.assertEqual(events[0]["data"]["error"], results[1]["error"])
