@@ -9,12 +9,16 @@ class AccountMove(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         moves = super().create(vals_list)
-        self.env["subscription.webhook.event"]._emit_webhook_event("invoice.created", moves._get_webhook_invoices())
+        Event = self.env["subscription.webhook.event"]
+        if Event._has_endpoints():
+            Event._emit_webhook_event("invoice.created", moves._get_webhook_invoices())
         return moves
 
     def _post(self, soft=True):
         posted = super()._post(soft)
-        self.env["subscription.webhook.event"]._emit_webhook_event("invoice.posted", posted._get_webhook_invoices())
+        Event = self.env["subscription.webhook.event"]
+        if Event._has_endpoints():
+            Event._emit_webhook_event("invoice.posted", posted._get_webhook_invoices())
         return posted
 
     def _get_webhook_invoices(self):

@@ -12,17 +12,16 @@ class ResPartner(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         partners = super().create(vals_list)
-        self.env["subscription.webhook.event"]._emit_webhook_event(
-            "customer.created", partners._get_webhook_customers()
-        )
+        Event = self.env["subscription.webhook.event"]
+        if Event._has_endpoints():
+            Event._emit_webhook_event("customer.created", partners._get_webhook_customers())
         return partners
 
     def write(self, vals):
         result = super().write(vals)
-        if CUSTOMER_FIELDS & set(vals):
-            self.env["subscription.webhook.event"]._emit_webhook_event(
-                "customer.updated", self._get_webhook_customers()
-            )
+        Event = self.env["subscription.webhook.event"]
+        if CUSTOMER_FIELDS & set(vals) and Event._has_endpoints():
+            Event._emit_webhook_event("customer.updated", self._get_webhook_customers())
         return result
 
     def _get_webhook_customers(self):

@@ -17,7 +17,7 @@ class SubscriptionUsageRecord(models.Model):
             for record, result in zip(records, results, strict=True)
             if result["status"] == "rejected" and isinstance(record, dict)
         ]
-        if not rejected:
+        if not rejected or not self.env["subscription.webhook.event"]._has_endpoints():
             return results
         Event = self.env["subscription.webhook.event"]
         subscriptions = self.env["subscription.subscription"].browse(

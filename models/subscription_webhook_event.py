@@ -45,6 +45,11 @@ class SubscriptionWebhookEvent(models.Model):
     # Business methods
     # ------------------------------------------------------------------
     @api.model
+    def _has_endpoints(self):
+        """Whether any active endpoint exists: hooks on busy models ask this before looking further."""
+        return bool(self.env["subscription.webhook.endpoint"].sudo().search_count([], limit=1))
+
+    @api.model
     def _emit_webhook_event(self, event_type, records):
         """Write the event ``event_type`` for each of ``records`` and a delivery for each active
         endpoint of its company that wants it; wake the delivery worker.
