@@ -1,4 +1,6 @@
-from odoo import api, models
+from datetime import timedelta
+
+from odoo import api, fields, models
 
 #: the webhook event of a state change (old state, new state); "*" for any old state
 STATE_EVENTS = {
@@ -14,6 +16,8 @@ STATE_EVENTS = {
     ("*", "ended"): "subscription.ended",
 }
 EVENT_CONTEXT_KEY = "subscription_webhook_event"
+#: days before the end of a trial when subscription.trial_will_end is sent
+TRIAL_REMINDER_DAYS = 3
 
 
 class SubscriptionSubscription(models.Model):
@@ -60,3 +64,31 @@ class SubscriptionSubscription(models.Model):
         changes = super()._apply_scheduled_changes(date_ref)
         self.env["subscription.webhook.event"]._emit_webhook_event("subscription.changed", changes.subscription_id)
         return changes
+
+    @api.model
+    def _cron_emit_trial_will_end(self, date_ref=None):
+        """Daily: subscription.trial_will_end for trials ending within TRIAL_REMINDER_DAYS of
+        ``date_ref`` (default today), once per subscription (a unique index on the outbox)."""
+        date_ref = date_ref or fields.Date.context_today(self)
+        Event = self.env["subscription.webhook.event"]
+        if not Event._has_endpoints():
+            return
+        ending = self.search(
+            [
+                ("state", "=", "trial"),
+                ("trial_end_date", ">=", date_ref),
+                ("trial_end_date", "<=", date_ref + timedelta(days=TRIAL_REMINDER_DAYS)),
+            ]
+        )
+        sent = set(
+            Event.sudo()
+            .search(
+                [
+                    ("event_type", "=", "subscription.trial_will_end"),
+                    ("res_model", "=", self._name),
+                    ("res_id", "in", ending.ids),
+                ]
+            )
+            .mapped("res_id")
+        )
+        Event._emit_webhook_event("subscription.trial_will_end", ending.filtered(lambda sub: sub.id not in sent))

@@ -40,6 +40,11 @@ class SubscriptionWebhookEvent(models.Model):
     # Constraints
     # ------------------------------------------------------------------
     _uid_unique = models.Constraint("UNIQUE(uid)", "A webhook event ID is unique.")
+    # a reminder is sent once per subscription, whatever reruns or workers do
+    _reminder_unique = models.UniqueIndex(
+        "(res_model, res_id, event_type) WHERE event_type = 'subscription.trial_will_end'",
+        "The trial reminder of a subscription is sent once.",
+    )
 
     # ------------------------------------------------------------------
     # Business methods

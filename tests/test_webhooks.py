@@ -308,3 +308,26 @@ class TestWebhooks(SubscriptionCommon):
         self.assertEqual([e["type"] for e in events], ["usage.rejected"])
         self.assertEqual((events[0]["data"]["idempotency_key"], events[0]["data"]["metric"]), ("bad-1", "nope"))
         self.assertEqual(events[0]["data"]["error"], results[1]["error"])
+
+    def test_trial_will_end_is_sent_once_three_days_before(self):
+        """Trial to 2026-01-14: nothing on 2026-01-10 (4 days before), the reminder on 2026-01-11
+        (3 days before), no second one on 2026-01-12 (the cron runs daily; the outbox has a unique
+        index per subscription)."""
+        receiver = Receiver()
+        endpoint = self._endpoint(receiver, event_types="subscription.trial_will_end")
+        sub = self._start(start_date=date(2026, 1, 1), trial_end_date=date(2026, 1, 14))
+        self.assertEqual(sub.state, "trial")
+        Sub = self.env["subscription.subscription"]
+        Sub._cron_emit_trial_will_end(date(2026, 1, 10))
+        self.assertFalse(endpoint.delivery_ids)
+        Sub._cron_emit_trial_will_end(date(2026, 1, 11))
+        Sub._cron_emit_trial_will_end(date(2026, 1, 12))
+        self._deliver()
+        events = receiver.verified(endpoint.secret)
+        self.assertEqual([(e["type"], e["data"]["trial_end_date"]) for e in events],
+                         [("subscription.trial_will_end", "2026-01-14")])  # fmt: skip
+        with self.assertRaises(Exception), self.env.cr.savepoint():  # noqa: B017 - psycopg2 UniqueViolation
+            self.env["subscription.webhook.event"].create(
+                {"event_type": "subscription.trial_will_end", "company_id": sub.company_id.id,
+                 "res_model": sub._name, "res_id": sub.id}
+            )  # fmt: skip
