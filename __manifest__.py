@@ -7,7 +7,18 @@
     "author": "subscription_billing developers",
     "website": "https://github.com/subscription-billing/subscription_billing",
     "depends": ["account", "account_payment", "portal", "mail", "uom"],
-    "external_dependencies": {"python": ["python-stdnum", "python-dateutil", "schwifty", "sepaxml", "text-unidecode"]},
+    "external_dependencies": {
+        "python": [
+            "python-stdnum",
+            "python-dateutil",
+            "schwifty",
+            "sepaxml",
+            "text-unidecode",
+            "jsonschema",
+            "standardwebhooks",
+            "requests",
+        ]
+    },
     "data": [
         "security/subscription_billing_groups.xml",
         "security/ir.model.access.csv",
@@ -18,6 +29,7 @@
         "data/mail_template_dunning.xml",
         "data/subscription_dunning_data.xml",
         "data/subscription_charging_data.xml",
+        "data/subscription_webhook_data.xml",
         "views/subscription_plan_views.xml",
         "views/subscription_views.xml",
         "views/subscription_pricing_views.xml",
@@ -47,6 +59,7 @@
         "views/subscription_mrr_movement_views.xml",
         "wizards/subscription_kpi_report_views.xml",
         "wizards/subscription_billing_forecast_views.xml",
+        "views/subscription_webhook_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

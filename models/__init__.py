@@ -43,3 +43,15 @@ from . import subscription_subscription_payment_token
 from . import subscription_mrr_movement
 from . import subscription_revenue_analytics
 from . import subscription_billing_forecast
+from . import subscription_api_idempotency
+from . import subscription_webhook_endpoint
+from . import subscription_webhook_event
+from . import subscription_webhook_delivery
+from . import subscription_webhook_attempt
+from . import subscription_webhook_dispatch
+from . import subscription_subscription_webhook
+from . import account_move_webhook
+from . import res_partner_webhook
+from . import ir_http
+from . import sepa_mandate_webhook
+from . import subscription_usage_record_webhook

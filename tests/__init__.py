@@ -26,3 +26,11 @@ from . import test_mrr_ledger
 from . import test_revenue_kpis
 from . import test_billing_forecast
 from . import test_mrr_ledger_currency
+from . import test_api_foundation
+from . import test_api_idempotency_concurrency
+from . import test_api_resources
+from . import test_webhooks
+from . import test_api_webhooks
+from . import test_api_fuzz
+from . import test_webhook_workers
+from . import test_api_quickstart

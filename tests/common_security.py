@@ -238,6 +238,7 @@ class SecurityWorldCommon(SubscriptionCommon):
             "partner": partner,
             "invoice": invoice,
         }
+        world.update(cls._build_webhook_world(env, company, sub))
         creator_env = env(user=cls.creators[n], su=False)
         for key, vals in cls._transient_values(world, n).items():
             model = key.split(" ")[0]
@@ -253,6 +254,28 @@ class SecurityWorldCommon(SubscriptionCommon):
                 [("wizard_id", "=", wizard.id)], limit=1
             )
         return world
+
+    @classmethod
+    def _build_webhook_world(cls, env, company, sub):
+        """A webhook endpoint of ``company`` with an event, its delivery and a failed attempt."""
+        endpoint = env["subscription.webhook.endpoint"].create(
+            {"name": f"Hooks {company.name}", "url": "https://hooks.example/in", "company_id": company.id}
+        )
+        event = env["subscription.webhook.event"].create(
+            {"event_type": "subscription.created", "company_id": company.id, "res_model": sub._name, "res_id": sub.id}
+        )
+        delivery = env["subscription.webhook.delivery"].create(
+            {"event_id": event.id, "endpoint_id": endpoint.id, "company_id": company.id}
+        )
+        attempt = env["subscription.webhook.attempt"].create(
+            {"delivery_id": delivery.id, "attempt_date": "2026-01-01 10:00:00", "status_code": 500}
+        )
+        return {
+            "subscription.webhook.endpoint": endpoint,
+            "subscription.webhook.event": event,
+            "subscription.webhook.delivery": delivery,
+            "subscription.webhook.attempt": attempt,
+        }
 
     @classmethod
     def _transient_values(cls, world, n):

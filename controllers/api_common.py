@@ -1,0 +1,361 @@
+"""The machinery of the REST API v1: authentication, problem+json errors, idempotency, validation.
+
+Every route of :mod:`.api_v1` is declared with :func:`api_route`; the handler receives the
+request body (already validated against its OpenAPI schema) and returns ``(status, data)``.
+Everything else — the API key, the API group, the caller's language, the idempotency key,
+the savepoint that undoes a refused call, the mapping of Odoo exceptions to HTTP statuses —
+happens here, once.
+"""
+
+import base64
+import functools
+import hashlib
+import json
+import logging
+import re
+
+import jsonschema
+from psycopg2 import errors as pg_errors
+
+from odoo import http
+from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError, ValidationError
+from odoo.http import request
+from odoo.tools import float_repr
+
+from .api_openapi import API_PREFIX, schema_for
+
+_logger = logging.getLogger(__name__)
+
+API_GROUP = "subscription_billing.group_subscription_api"
+PROBLEM_TYPE = "https://github.com/subscription-billing/subscription_billing/blob/main/README.md#api-errors"
+# PostgreSQL errors after which Odoo retries the whole request (odoo.service.model.retrying)
+RETRIED_ERRORS = (pg_errors.LockNotAvailable, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+}
+_validators = {}
+
+
+class ApiError(Exception):
+    """A refusal with its HTTP status, stable ``code``, translated ``detail`` and optional ``field``."""
+
+    def __init__(self, status, code, detail, field=None):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field = field
+
+
+class RawResponse:
+    """A handler result that is not JSON (a PDF): sent as is, with a download file name."""
+
+    def __init__(self, content, content_type, filename):
+        self.content = content
+        self.content_type = content_type
+        self.filename = filename
+
+
+# ----------------------------------------------------------------------
+# Responses
+# ----------------------------------------------------------------------
+def problem_body(status, code, detail, field=None):
+    body = {"type": PROBLEM_TYPE, "title": TITLES.get(status, "Error"), "status": status, "code": code}
+    body["detail"] = detail
+    if field:
+        body["field"] = field
+    return body
+
+
+def _response(status, data, content_type="application/json"):
+    if isinstance(data, RawResponse):
+        headers = [
+            ("Content-Type", data.content_type),
+            ("Content-Disposition", http.content_disposition(data.filename)),
+            ("Cache-Control", "no-store"),
+        ]
+        return request.make_response(data.content, headers=headers, status=status)
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _raw_response(status, body, content_type)
+
+
+def _raw_response(status, body, content_type, extra_headers=None):
+    headers = [("Content-Type", f"{content_type}; charset=utf-8"), ("Cache-Control", "no-store")]
+    return request.make_response(body, headers=headers + list(extra_headers or []), status=status)
+
+
+def _problem_response(error):
+    body = problem_body(error.status, error.code, error.detail, error.field)
+    headers = [("WWW-Authenticate", 'Bearer realm="subscription-api"')] if error.status == 401 else []
+    return _raw_response(error.status, json.dumps(body, ensure_ascii=False), "application/problem+json", headers)
+
+
+# ----------------------------------------------------------------------
+# Request helpers
+# ----------------------------------------------------------------------
+def negotiate_lang(env):
+    """``de_DE`` when the caller accepts German first and it is active, else ``en_US``."""
+    header = request.httprequest.headers.get("Accept-Language") or ""
+    installed = dict(env["res.lang"].get_installed())
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().replace("-", "_").lower()
+        if not tag:
+            continue
+        if tag.startswith("en"):
+            return "en_US"
+        candidates = [code for code in installed if code.lower() == tag or code.lower().startswith(tag + "_")]
+        if candidates:
+            return sorted(candidates)[0]
+    return "en_US"
+
+
+def _authenticate(env):
+    """The user id of the bearer API key, or an :class:`ApiError` 401/403."""
+    header = request.httprequest.headers.get("Authorization") or ""
+    match = re.match(r"^bearer\s+(\S+)$", header.strip(), re.IGNORECASE)
+    if not match:
+        raise ApiError(401, "authentication_required", env._("Send an API key as 'Authorization: Bearer <key>'."))
+    uid = env["res.users.apikeys"]._check_credentials(scope="rpc", key=match.group(1))
+    if not uid:
+        raise ApiError(401, "invalid_api_key", env._("The API key is wrong, expired or revoked."))
+    return uid
+
+
+def _validate_body(schema_name, body, env):
+    validator = _validators.get(schema_name)
+    if validator is None:
+        validator = _validators[schema_name] = jsonschema.Draft202012Validator(
+            schema_for(schema_name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is not None:
+        field = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", error.message)
+            field = ".".join(filter(None, [field, missing[0] if missing else ""]))
+        elif error.validator == "additionalProperties":
+            extra = re.findall(r"'([^']+)' was unexpected", error.message)
+            field = ".".join(filter(None, [field, extra[0] if extra else ""]))
+            raise ApiError(422, "unknown_field", env._("The field %(field)s is unknown.", field=field), field)
+        raise ApiError(
+            422,
+            "validation_error",
+            env._("The field %(field)s is invalid: %(reason)s", field=field or "body", reason=error.message),
+            field or None,
+        )
+
+
+def _read_json_body(env):
+    raw = request.httprequest.get_data(cache=True)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise ApiError(400, "malformed_json", env._("The request body is not valid JSON.")) from None
+    _check_text(body, env)
+    return body
+
+
+def _check_text(value, env, path=()):
+    """Refuse text PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates), naming the field."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, env, path)
+            _check_text(item, env, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, env, (*path, str(index)))
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = "\x00"
+        if "\x00" in value:
+            field = ".".join(path) or "body"
+            raise ApiError(
+                422,
+                "invalid_text",
+                env._("The field %(field)s contains characters that cannot be stored.", field=field),
+                field,
+            )
+
+
+# ----------------------------------------------------------------------
+# The route decorator
+# ----------------------------------------------------------------------
+def api_route(path, method, body_schema=None):
+    """Declare a REST API v1 route: ``path`` below the API prefix, one HTTP ``method``.
+
+    The decorated handler is called as ``handler(self, env, body, **path_args)`` with the key
+    user's environment and returns ``(status, data)``.
+    """
+
+    def decorator(handler):
+        @http.route(
+            API_PREFIX + path,
+            type="http",
+            auth="none",
+            methods=[method],
+            csrf=False,
+            save_session=False,
+            readonly=False,
+        )
+        @functools.wraps(handler)
+        def endpoint(self, **kwargs):
+            return _dispatch(self, handler, method, body_schema, kwargs)
+
+        return endpoint
+
+    return decorator
+
+
+def _dispatch(controller, handler, method, body_schema, kwargs):
+    env = request.env
+    env = env(context=dict(env.context, lang=negotiate_lang(env)))
+    cr = env.cr
+    try:
+        with cr.savepoint():
+            uid = _authenticate(env)
+            request.update_env(user=uid, context=dict(env.context))
+            request.session.can_save = False
+            env = request.env
+            if not env.user.has_group(API_GROUP):
+                raise ApiError(
+                    403,
+                    "api_access_denied",
+                    env._("The user %(user)s is not in the group Subscriptions API.", user=env.user.name),
+                )
+            body = _read_json_body(env) if body_schema else None
+            if body_schema:
+                _validate_body(body_schema, body, env)
+            key = request.httprequest.headers.get("Idempotency-Key") if method == "POST" else None
+            if key is None:
+                status, data = _run(controller, handler, env, body, kwargs)
+                return _response(status, data)
+            return _idempotent(controller, handler, env, body, kwargs, key)
+    except ApiError as error:
+        return _problem_response(error)
+    except RETRIED_ERRORS:
+        raise  # Odoo retries the whole request
+    except Exception:
+        _logger.exception("REST API call %s %s failed", method, request.httprequest.path)
+        return _problem_response(
+            ApiError(500, "internal_error", env._("The server could not complete the request; it was logged."))
+        )
+
+
+def _run(controller, handler, env, body, kwargs):
+    """Call ``handler`` in a savepoint: a refused call writes nothing. Odoo errors become API errors."""
+    try:
+        with env.cr.savepoint():
+            return handler(controller, env, body, **kwargs)
+    except ApiError:
+        raise
+    except (AccessError, AccessDenied) as error:
+        raise ApiError(403, "access_denied", str(error.args[0] if error.args else error)) from None
+    except MissingError as error:
+        raise ApiError(404, "not_found", str(error.args[0] if error.args else error)) from None
+    except ValidationError as error:
+        raise ApiError(422, "validation_error", str(error.args[0] if error.args else error)) from None
+    except UserError as error:
+        raise ApiError(409, "action_refused", str(error.args[0] if error.args else error)) from None
+
+
+def _idempotent(controller, handler, env, body, kwargs, key):
+    if not 0 < len(key) <= 255:
+        raise ApiError(
+            400, "invalid_idempotency_key", env._("An Idempotency-Key has 1 to 255 characters."), "Idempotency-Key"
+        )
+    digest = hashlib.sha256()
+    digest.update(request.httprequest.path.encode())
+    digest.update(b"\0")
+    digest.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    claimed, row = env["subscription.api.idempotency"]._claim(
+        env.uid, key, digest.hexdigest(), "POST", request.httprequest.path
+    )
+    if not claimed:
+        if row.request_hash != digest.hexdigest():
+            raise ApiError(
+                409,
+                "idempotency_key_reused",
+                env._("The Idempotency-Key %(key)s was already used with another request.", key=key),
+                "Idempotency-Key",
+            )
+        content_type = "application/json" if row.status_code < 400 else "application/problem+json"
+        return _raw_response(row.status_code, row.response_body, content_type, [("Idempotent-Replayed", "true")])
+    try:
+        status, data = _run(controller, handler, env, body, kwargs)
+    except ApiError as error:
+        # a refusal is an answer too: the retry gets the same one (returned, not raised, so the
+        # stored row survives while the refused call's writes are already undone)
+        row._store_response(error.status, json.dumps(problem_body(error.status, error.code, error.detail, error.field)))
+        return _problem_response(error)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    row._store_response(status, text)
+    return _raw_response(status, text, "application/json")
+
+
+# ----------------------------------------------------------------------
+# Shaping helpers
+# ----------------------------------------------------------------------
+def money(amount, currency):
+    """``amount`` as a decimal string in the precision of ``currency``."""
+    return float_repr(currency.round(amount or 0.0), currency.decimal_places)
+
+
+def iso_date(value):
+    return value.isoformat() if value else None
+
+
+def encode_cursor(last_id):
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor, env):
+    if not cursor:
+        return 0
+    after = None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))).get("after")
+    except (ValueError, AttributeError, TypeError):
+        _logger.debug("Undecodable API cursor %r", cursor)
+    if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+        return after
+    raise ApiError(400, "invalid_cursor", env._("The cursor is not one this API returned."), "cursor")
+
+
+def parse_limit(value, env):
+    if value is None:
+        return 20
+    if not re.fullmatch(r"\d{1,3}", value) or not 1 <= int(value) <= 100:
+        raise ApiError(400, "invalid_parameter", env._("The limit is a whole number from 1 to 100."), "limit")
+    return int(value)
+
+
+def paginate(model, domain, params, serializer, env):
+    """One page of ``model`` records matching ``domain``, by ascending id after the cursor.
+
+    Ids only grow, so records added while a client pages through appear at the end and no
+    record is skipped or repeated.
+    """
+    limit = parse_limit(params.get("limit"), env)
+    after = decode_cursor(params.get("cursor"), env)
+    records = model.search([*domain, ("id", ">", after)], order="id", limit=limit + 1)
+    page = records[:limit]
+    has_more = len(records) > limit
+    return {
+        "object": "list",
+        "data": [serializer(record) for record in page],
+        "has_more": has_more,
+        "next_cursor": encode_cursor(page[-1].id) if has_more else None,
+    }
+
+
+def not_found(message):
+    """The 404 of a resource the key's user cannot see (whether it exists elsewhere or not)."""
+    return ApiError(404, "not_found", message)

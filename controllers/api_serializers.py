@@ -1,0 +1,178 @@
+"""The resources as the REST API returns them, shared by the controllers and the webhook events.
+
+Functions of records (no request needed): money as decimal strings in the currency precision,
+dates in ISO 8601. Their shapes are the OpenAPI schemas of the same names in api_openapi.py.
+"""
+
+from .api_common import iso_date, money
+
+
+def customer_data(partner):
+    invoice_contact = partner.child_ids.filtered(lambda child: child.type == "invoice")[:1]
+    return {
+        "id": partner.id,
+        "object": "customer",
+        "name": partner.name,
+        "email": partner.email or None,
+        "invoice_email": invoice_contact.email or None,
+        "vat": partner.vat or None,
+        "lang": partner.lang or None,
+        "is_company": partner.is_company,
+        "address": {
+            "street": partner.street or None,
+            "street2": partner.street2 or None,
+            "zip": partner.zip or None,
+            "city": partner.city or None,
+            "country": partner.country_id.code or None,
+        },
+    }
+
+
+def plan_data(plan):
+    return {
+        "id": plan.id,
+        "object": "plan",
+        "code": plan.code,
+        "name": plan.name,
+        "currency": plan.currency_id.name,
+        "billing_period": {"count": plan.billing_period_count, "unit": plan.billing_period_unit},
+        "billing_timing": plan.billing_timing,
+        "trial": {"count": plan.trial_period_count, "unit": plan.trial_period_unit}
+        if plan.trial_period_count
+        else None,
+        "lines": [plan_line_data(line) for line in plan.line_ids],
+    }
+
+
+def plan_line_data(line):
+    prices = [{"currency": line.currency_id.name, "unit_price": money(line.price_unit, line.currency_id)}]
+    prices += [
+        {"currency": price.currency_id.name, "unit_price": money(price.price_unit, price.currency_id)}
+        for price in line.price_ids
+    ]
+    return {
+        "id": line.id,
+        "product_id": line.product_id.id,
+        "description": line.name or None,
+        "quantity": line.quantity,
+        "line_type": line.line_type,
+        "optional": line.optional,
+        "pricing_model": line.pricing_model,
+        "included_quantity": line.included_quantity,
+        "metric": line.metric_id.code or None,
+        "prices": prices,
+        "tiers": [
+            {
+                "currency": tier.currency_id.name,
+                "up_to": None if tier.up_to_unlimited else tier.up_to,
+                "unit_price": money(tier.unit_price, tier.currency_id),
+                "flat_fee": money(tier.flat_fee, tier.currency_id),
+            }
+            for tier in line.tier_ids
+        ],
+    }
+
+
+def subscription_data(sub):
+    currency = sub.currency_id
+    return {
+        "id": sub.id,
+        "object": "subscription",
+        "reference": sub.name,
+        "state": sub.state,
+        "customer_id": sub.partner_id.id,
+        "plan_id": sub.plan_id.id,
+        "plan_code": sub.plan_id.code,
+        "currency": currency.name,
+        "start_date": iso_date(sub.start_date),
+        "trial_end_date": iso_date(sub.trial_end_date),
+        "current_period_start": iso_date(sub.current_period_start),
+        "current_period_end": iso_date(sub.current_period_end),
+        "next_invoice_date": iso_date(sub.next_invoice_date),
+        "pause_date": iso_date(sub.pause_date),
+        "cancellation_request_date": iso_date(sub.cancellation_request_date),
+        "end_date": iso_date(sub.end_date),
+        "recurring_total": money(sub.recurring_total, currency),
+        "mrr": money(sub.mrr, currency),
+        "lines": [
+            {
+                "id": line.id,
+                "product_id": line.product_id.id,
+                "description": line.name or None,
+                "quantity": line.quantity,
+                "unit_price": money(line.price_unit, line.price_currency_id or currency),
+                "discount": line.discount,
+                "subtotal": money(line.price_subtotal, currency),
+                "line_type": line.line_type,
+                "is_addon": line.is_addon,
+                "metric": line.metric_id.code or None,
+            }
+            for line in sub.line_ids
+        ],
+    }
+
+
+def invoice_data(move):
+    currency = move.currency_id
+    lines = move.invoice_line_ids.filtered(lambda line: line.display_type == "product")
+    return {
+        "id": move.id,
+        "object": "invoice",
+        "number": move.name if move.name and move.name != "/" else None,
+        "type": "invoice" if move.move_type == "out_invoice" else "credit_note",
+        "state": move.state,
+        "payment_state": move.payment_state,
+        "customer_id": move.commercial_partner_id.id,
+        "currency": currency.name,
+        "invoice_date": iso_date(move.invoice_date),
+        "due_date": iso_date(move.invoice_date_due),
+        "amount_untaxed": money(move.amount_untaxed, currency),
+        "amount_tax": money(move.amount_tax, currency),
+        "amount_total": money(move.amount_total, currency),
+        "amount_residual": money(move.amount_residual, currency),
+        "subscription_ids": move.line_ids.subscription_id.ids,
+        "lines": [
+            {
+                "id": line.id,
+                "product_id": line.product_id.id or None,
+                "description": line.name or None,
+                "quantity": line.quantity,
+                "unit_price": money(line.price_unit, currency),
+                "subtotal": money(line.price_subtotal, currency),
+                "total": money(line.price_total, currency),
+                "subscription_id": line.subscription_id.id or None,
+                "period_start": iso_date(line.subscription_period_start),
+                "period_end": iso_date(line.subscription_period_end),
+            }
+            for line in lines
+        ],
+    }
+
+
+def mandate_data(mandate):
+    iban = mandate.partner_bank_id.sanitized_acc_number or ""
+    return {
+        "id": mandate.id,
+        "object": "payment_method",
+        "type": "sepa_debit",
+        "customer_id": mandate.commercial_partner_id.id,
+        "mandate_reference": mandate.reference,
+        "iban_last4": iban[-4:] or None,
+        "scheme": mandate.scheme,
+        "mandate_type": mandate.mandate_type,
+        "state": mandate.state,
+        "signature_date": iso_date(mandate.signature_date),
+        "subscription_ids": mandate.subscription_ids.ids,
+    }
+
+
+def token_data(token):
+    return {
+        "id": token.id,
+        "object": "payment_method",
+        "type": "token",
+        "customer_id": token.partner_id.commercial_partner_id.id,
+        "provider": token.provider_id.code,
+        "details": token.payment_details or None,
+        "state": "active" if token.active else "inactive",
+    }

@@ -1,0 +1,45 @@
+import shutil
+import subprocess
+
+from odoo.tests import tagged
+
+from odoo.addons.subscription_billing.controllers.api_openapi import API_PREFIX
+
+from .common_api import ApiCommon
+
+#: the time budget of the fuzz run (seconds); the test command stays bounded
+FUZZ_SECONDS = 60
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestApiFuzz(ApiCommon):
+    """Schemathesis generates requests from the served OpenAPI document (valid and invalid ones)
+    against the running test server, with a valid API key, for FUZZ_SECONDS."""
+
+    def test_fuzz_finds_no_server_error_and_no_undocumented_answer(self):
+        """No 500, and every answer's status, content type and body are the documented ones."""
+        st = shutil.which("st")
+        self.assertTrue(st, "schemathesis is a test requirement (requirements-test.txt)")
+        cmd = [
+            st,
+            "run",
+            f"{self.base_url()}{API_PREFIX}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {self.key}",
+            "--checks",
+            CHECKS,
+            "--max-time",
+            str(FUZZ_SECONDS),
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--suppress-health-check",
+            "all",
+            "--seed",
+            "4711",
+        ]
+        with self.allow_requests(all_requests=True):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=FUZZ_SECONDS * 5, check=False)  # noqa: S603
+        self.assertEqual(proc.returncode, 0, proc.stdout[-8000:] + proc.stderr[-2000:])
