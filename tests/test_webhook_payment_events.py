@@ -11,10 +11,14 @@ from datetime import date, timedelta
 
 from psycopg2.errors import UniqueViolation
 
+from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tests.common import freeze_time
 from odoo.tools import mute_logger
 
+from . import test_sepa
+from .common import SubscriptionCommon
 from .test_payment_charging import JAN_1, ChargingCommon
 
 EVENT_TYPES = (
@@ -250,3 +254,60 @@ class TestWebhookPaymentEvents(ChargingCommon):
         with self.assertRaises(UniqueViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
             Event.create({**vals, "res_id": invoice.id})
             self.env.flush_all()
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestWebhookSepaPaidEvent(SubscriptionCommon):
+    """invoice.paid by a SEPA direct debit collection: booked once, emitted once."""
+
+    # the SEPA tests' helpers, without running their tests here
+    _mandate = test_sepa.TestSepa._mandate
+    _dd_subscription = test_sepa.TestSepa._dd_subscription
+    _on = staticmethod(test_sepa.TestSepa._on)
+    _bill = test_sepa.TestSepa._bill
+    _gather = test_sepa.TestSepa._gather
+    _book = test_sepa.TestSepa._book
+    _collect = test_sepa.TestSepa._collect
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.product_dd = cls.env["product.product"].create(
+            {"name": "Hosting (EUR)", "type": "service", "subscription_ok": True, "taxes_id": [Command.clear()]}
+        )
+        bank_journal = cls.company_data["default_journal_bank"]
+        bank_journal.bank_account_id = cls.env["res.partner.bank"].create(
+            {"partner_id": cls.company.partner_id.id, "acc_number": test_sepa.IBAN_CREDITOR}
+        )
+        cls.company.write({"sepa_creditor_identifier": test_sepa.CREDITOR_ID, "sepa_journal_id": bank_journal.id})
+        eur = cls.env.ref("base.EUR")
+        eur.active = True
+        cls.plan_eur = cls._create_plan(
+            code="EURM", name="EUR monthly", price=49.90, product=cls.product_dd, currency_id=eur.id
+        )
+        cls.env["subscription.webhook.endpoint"].create(
+            {"name": "Payments", "url": "https://example.com/hooks", "event_types": "invoice.paid"}
+        )
+
+    def test_booked_collection_emits_paid_once(self):
+        """A 49.90 invoice (no tax) collected by SEPA direct debit: booking the collection pays it
+        and emits one invoice.paid (amount_residual 0.00); booking again changes nothing and emits
+        nothing new."""
+        mandate = self._mandate(self.env["res.partner"].create({"name": "Jörg Straße"}), test_sepa.IBAN_COBA)
+        sub = self._dd_subscription(mandate)
+        invoice = self._bill(sub)
+        collection = self._collect()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        Event = self.env["subscription.webhook.event"].sudo()
+        domain = [("event_type", "=", "invoice.paid"), ("res_model", "=", "account.move"), ("res_id", "=", invoice.id)]
+        event = Event.search(domain)
+        self.assertEqual(len(event), 1)
+        self.env.cr.flush()
+        data = json.loads(event._get_payload())["data"]
+        self.assertEqual((data["amount_total"], data["amount_residual"]), ("49.90", "0.00"))
+        try:
+            self._book(collection)
+        except UserError:
+            pass  # booking twice is refused: nothing new either way
+        self.assertEqual(Event.search_count([("event_type", "=", "invoice.paid")]), 1)
