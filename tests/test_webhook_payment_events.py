@@ -156,6 +156,22 @@ class TestWebhookPaymentEvents(ChargingCommon):
         self.assertEqual((second["invoice"]["id"], second["invoice"]["amount_residual"]), (invoice.id, "115.00"))
         self.assertEqual(second["amount"], "115.00")
 
+    def test_failed_attempt_event_is_rolled_back_with_the_attempt(self):
+        """A refused charge on 1 Jan in a savepoint that is rolled back: its invoice.payment_failed
+        is gone with it; the attempt redone emits one event, attempt 1."""
+        sub, _token = self._token_subscription("cancel")
+        self._bill(sub)
+        with self.assertRaises(RollbackError), self.env.cr.savepoint():
+            self._charge_due(JAN_1)
+            self.assertEqual(len(self._events("invoice.payment_failed")), 1)
+            raise RollbackError
+        self.env.invalidate_all()
+        self.assertFalse(self._events("invoice.payment_failed"))
+        self._charge_due(JAN_1)
+        events = self._events("invoice.payment_failed")
+        self.assertEqual(len(events), 1)
+        self.assertEqual(self._data(events)["attempt"], 1)
+
     def test_hard_decline_reports_no_next_attempt(self):
         """A pending charge that the provider later declines with "card expired": no event while it
         is pending; then one invoice.payment_failed, attempt 1, kind hard, next attempt null
