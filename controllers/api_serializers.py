@@ -176,3 +176,65 @@ def token_data(token):
         "details": token.payment_details or None,
         "state": "active" if token.active else "inactive",
     }
+
+
+def payment_attempt_data(tx):
+    """A failed automatic charge of an invoice (event ``invoice.payment_failed``): the invoice as
+    the API returns it and the attempt (its number, hard or soft, the next attempt or null when
+    charging gave up and the invoice goes to dunning)."""
+    return {
+        "id": tx.id,
+        "object": "payment_attempt",
+        "reference": tx.reference,
+        "attempt": tx.subscription_charge_attempt,
+        "failure_kind": tx.subscription_charge_failure_kind or None,
+        "next_attempt_date": iso_date(tx.subscription_charge_retry_date),
+        "reason": tx.state_message or tx.state,
+        "amount": money(tx.amount, tx.currency_id),
+        "currency": tx.currency_id.name,
+        "invoice": invoice_data(tx.subscription_charge_invoice_id),
+    }
+
+
+def dunning_letter_data(letter):
+    """A dunning letter (event ``dunning.letter_sent``): customer, level, the overdue items it
+    lists with the level each reached, and its totals in the company currency."""
+    currency = letter.currency_id
+    entries = {entry.invoice_id.id: entry for entry in letter.entry_ids}
+    items = []
+    for invoice in letter.invoice_ids.sorted("id"):
+        entry = entries.get(invoice.id)
+        items.append(
+            {
+                "invoice_id": invoice.id,
+                "number": invoice.name if invoice.name and invoice.name != "/" else None,
+                "due_date": iso_date(invoice.invoice_date_due),
+                "amount_residual": money(invoice.amount_residual, invoice.currency_id),
+                "currency": invoice.currency_id.name,
+                "level": letter._get_item_level(invoice).name or None,
+                "reached_level_now": bool(entry),
+                "days_overdue": entry.days_overdue if entry else None,
+                "interest": money(entry.interest, currency) if entry else None,
+                "flat_fee": money(entry.flat_fee, currency) if entry else None,
+            }
+        )
+    return {
+        "id": letter.id,
+        "object": "dunning_letter",
+        "customer_id": letter.partner_id.commercial_partner_id.id,
+        "date": iso_date(letter.date),
+        "level": {
+            "id": letter.level_id.id,
+            "name": letter.level_id.name,
+            "days_after_due": letter.level_id.days_after_due,
+        },
+        "state": letter.state,
+        "currency": currency.name,
+        "amount_overdue": money(letter.amount_overdue, currency),
+        "fee_amount": money(letter.fee_amount, currency),
+        "flat_fee_amount": money(letter.flat_fee_amount, currency),
+        "interest_amount": money(letter.interest_amount, currency),
+        "amount_total": money(letter.amount_total, currency),
+        "fee_invoice_id": letter.fee_invoice_id.id or None,
+        "items": items,
+    }

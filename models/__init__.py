@@ -55,3 +55,8 @@ from . import res_partner_webhook
 from . import ir_http
 from . import sepa_mandate_webhook
 from . import subscription_usage_record_webhook
+from . import account_partial_reconcile_webhook
+from . import subscription_dunning_entry_webhook
+from . import subscription_dunning_letter_webhook
+from . import payment_transaction_webhook
+from . import subscription_payment_charging_webhook

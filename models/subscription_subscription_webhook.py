@@ -92,3 +92,14 @@ class SubscriptionSubscription(models.Model):
             .mapped("res_id")
         )
         Event._emit_webhook_event("subscription.trial_will_end", ending.filtered(lambda sub: sub.id not in sent))
+
+    def _dunning_suspend(self, date_ref, level, invoices):
+        # after subscription.paused (the state change): the event an integrator revokes access on
+        result = super()._dunning_suspend(date_ref, level, invoices)
+        self.env["subscription.webhook.event"]._emit_webhook_event("subscription.suspended", self)
+        return result
+
+    def _dunning_resume(self, date_ref):
+        result = super()._dunning_resume(date_ref)
+        self.env["subscription.webhook.event"]._emit_webhook_event("subscription.unsuspended", self)
+        return result

@@ -4,7 +4,14 @@ import uuid
 from odoo import api, fields, models
 
 from ..controllers.api_openapi import API_VERSION
-from ..controllers.api_serializers import customer_data, invoice_data, mandate_data, subscription_data
+from ..controllers.api_serializers import (
+    customer_data,
+    dunning_letter_data,
+    invoice_data,
+    mandate_data,
+    payment_attempt_data,
+    subscription_data,
+)
 
 PENDING_KEY = "subscription_webhook.pending_payloads"
 
@@ -44,6 +51,12 @@ class SubscriptionWebhookEvent(models.Model):
     _reminder_unique = models.UniqueIndex(
         "(res_model, res_id, event_type) WHERE event_type = 'subscription.trial_will_end'",
         "The trial reminder of a subscription is sent once.",
+    )
+    # events of a one-time occurrence: once per resource, whatever reruns, reconciles or workers do
+    _once_unique = models.UniqueIndex(
+        "(res_model, res_id, event_type) WHERE event_type IN "
+        "('invoice.paid', 'invoice.overdue', 'dunning.letter_sent', 'invoice.payment_failed')",
+        "This event has already been emitted for this resource.",
     )
 
     # ------------------------------------------------------------------
@@ -97,6 +110,19 @@ class SubscriptionWebhookEvent(models.Model):
         if cron:
             cron._trigger()
         return events
+
+    @api.model
+    def _emit_webhook_event_once(self, event_type, records):
+        """:meth:`_emit_webhook_event` for the records that have no ``event_type`` event yet (the
+        events of a one-time occurrence; a unique index on the outbox guards them)."""
+        if not records:
+            return self.browse()
+        done = set(
+            self.sudo()
+            .search([("event_type", "=", event_type), ("res_model", "=", records._name), ("res_id", "in", records.ids)])
+            .mapped("res_id")
+        )
+        return self._emit_webhook_event(event_type, records.filtered(lambda record: record.id not in done))
 
     @api.model
     def _emit_webhook_payload(self, event_type, company, res_model, data):
@@ -159,6 +185,8 @@ class SubscriptionWebhookEvent(models.Model):
             "subscription.subscription": subscription_data,
             "account.move": invoice_data,
             "sepa.mandate": mandate_data,
+            "payment.transaction": payment_attempt_data,
+            "subscription.dunning.letter": dunning_letter_data,
         }
         if record._name in serializers:
             return serializers[record._name](record)
