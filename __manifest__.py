@@ -44,12 +44,20 @@
         "reports/dunning_letter_report.xml",
         "wizards/subscription_dunning_run_wizard_views.xml",
         "views/subscription_dunning_menus.xml",
+        "data/subscription_cancellation_data.xml",
+        "views/subscription_cancellation_templates.xml",
+        "views/subscription_cancellation_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",
         "demo/subscription_pricing_demo.xml",
         "demo/sepa_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "subscription_billing/static/tests/tours/*.js",
+        ],
+    },
     "post_init_hook": "_post_init_hook",
     "installable": True,
     "application": True,

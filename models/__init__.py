@@ -40,3 +40,4 @@ from . import subscription_payment_charging
 from . import payment_transaction
 from . import payment_token
 from . import subscription_subscription_payment_token
+from . import subscription_cancellation_declaration

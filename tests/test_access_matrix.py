@@ -51,6 +51,7 @@ MATRIX = {
     "subscription.dunning.base.rate": ("EIAUM", "A", "A", "A"),
     "subscription.dunning.entry": ("IAUM", "", "", ""),
     "subscription.dunning.letter": ("IAUM", "", "", ""),
+    "subscription.cancellation.declaration": ("UM", "", "", ""),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves
