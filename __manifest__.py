@@ -47,6 +47,9 @@
         "data/subscription_cancellation_data.xml",
         "views/subscription_cancellation_templates.xml",
         "views/subscription_cancellation_views.xml",
+        "data/subscription_self_service_data.xml",
+        "views/subscription_self_service_templates.xml",
+        "views/subscription_self_service_views.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

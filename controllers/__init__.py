@@ -1,2 +1,3 @@
 from . import portal
 from . import cancellation
+from . import portal_self_service

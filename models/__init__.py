@@ -41,3 +41,6 @@ from . import payment_transaction
 from . import payment_token
 from . import subscription_subscription_payment_token
 from . import subscription_cancellation_declaration
+from . import subscription_cancellation_reason
+from . import subscription_plan_self_service
+from . import subscription_subscription_self_service

@@ -228,6 +228,7 @@ class SecurityWorldCommon(SubscriptionCommon):
         world = {
             **dunning,
             "subscription.cancellation.declaration": declaration,
+            "subscription.cancellation.reason": env.ref("subscription_billing.cancellation_reason_other"),
             "subscription.usage.metric": metric,
             "subscription.plan.family": family,
             "subscription.plan": plan,

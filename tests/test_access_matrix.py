@@ -52,6 +52,7 @@ MATRIX = {
     "subscription.dunning.entry": ("IAUM", "", "", ""),
     "subscription.dunning.letter": ("IAUM", "", "", ""),
     "subscription.cancellation.declaration": ("UM", "", "", ""),
+    "subscription.cancellation.reason": ("UM", "M", "M", "M"),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves
@@ -74,7 +75,7 @@ TRANSIENT_MATRIX = {
 }
 
 #: no company: the same record in both worlds
-SHARED = {"sepa.return.reason", "subscription.dunning.base.rate"}
+SHARED = {"sepa.return.reason", "subscription.dunning.base.rate", "subscription.cancellation.reason"}
 #: SQL views: only the model-level access is probed
 VIEWS = {"subscription.oss.report"}
 

@@ -1,0 +1,228 @@
+from datetime import timedelta
+
+from odoo import fields, http
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.http import request
+from odoo.tools import format_date
+
+from odoo.addons.portal.controllers.portal import CustomerPortal
+
+
+class SubscriptionSelfServicePortal(CustomerPortal):
+    """Change plan, pause, resume, cancel and reactivate on /my/subscriptions/<id>.
+
+    Access as for the subscription page (the customer's commercial partner, or the subscription's
+    access token); every POST carries Odoo's CSRF token; the model methods re-check what is allowed.
+    """
+
+    def _self_service_subscription(self, subscription_id, access_token):
+        try:
+            return self._document_check_access("subscription.subscription", subscription_id, access_token)
+        except (AccessError, MissingError):
+            return None
+
+    def _self_service_url(self, subscription_sudo, access_token, path="", **query):
+        url = f"/my/subscriptions/{subscription_sudo.id}{path}"
+        params = {k: v for k, v in {"access_token": access_token, **query}.items() if v}
+        if params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        return url
+
+    def _self_service_today(self, subscription_sudo):
+        return fields.Date.context_today(subscription_sudo)
+
+    def _self_service_done(self, subscription_sudo, access_token, message):
+        return request.redirect(self._self_service_url(subscription_sudo, access_token, message=message))
+
+    def _self_service_error(self, subscription_sudo, access_token, error):
+        request.session["subscription_self_service_error"] = str(error.args[0] if error.args else error)
+        return request.redirect(self._self_service_url(subscription_sudo, access_token, message="error"))
+
+    # ------------------------------------------------------------------
+    # change plan / quantities
+    # ------------------------------------------------------------------
+    def _parse_quantities(self, post):
+        quantities = {}
+        for key, value in post.items():
+            if key.startswith("qty_") and key[4:].isdigit():
+                try:
+                    quantities[int(key[4:])] = max(float(value or 0), 0.0)
+                except ValueError:
+                    continue
+        return quantities
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/change",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        website=True,
+    )
+    def portal_subscription_change(self, subscription_id, access_token=None, plan_id=None, timing=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        today = self._self_service_today(subscription_sudo)
+        plans_sudo = subscription_sudo._portal_get_change_plans()
+        plan_sudo = plans_sudo.filtered(lambda p: str(p.id) == str(plan_id))[:1] or subscription_sudo.plan_id
+        timing = timing if timing in ("immediate", "period_end") else "period_end"
+        wizard, error = None, None
+        try:
+            subscription_sudo._portal_check("change")
+            wizard = subscription_sudo._portal_prepare_change_wizard(
+                plan_sudo.id, self._parse_quantities(post), timing, today
+            )
+            error = wizard.preview_error
+        except (UserError, ValidationError) as exc:
+            error = str(exc.args[0])
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "subscription": subscription_sudo,
+                "plans_sudo": plans_sudo,
+                "plan_sudo": plan_sudo,
+                "timing": timing,
+                "wizard": wizard,
+                "preview_error": error,
+                "access_token": access_token,
+                "page_name": "subscription",
+            }
+        )
+        return request.render("subscription_billing.portal_subscription_change_page", values)
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/change",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_change_confirm(self, subscription_id, access_token=None, plan_id=None, timing=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        try:
+            subscription_sudo._portal_change(
+                int(plan_id or 0),
+                self._parse_quantities(post),
+                timing,
+                self._self_service_today(subscription_sudo),
+            )
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, "changed")
+
+    # ------------------------------------------------------------------
+    # pause / resume
+    # ------------------------------------------------------------------
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/pause", type="http", auth="public", methods=["POST"], website=True
+    )
+    def portal_subscription_pause(self, subscription_id, access_token=None, resume_date=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        try:
+            try:
+                resume = fields.Date.to_date(resume_date or None)
+            except ValueError:
+                resume = None
+            subscription_sudo._portal_pause(resume, self._self_service_today(subscription_sudo))
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, "paused")
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/resume", type="http", auth="public", methods=["POST"], website=True
+    )
+    def portal_subscription_resume(self, subscription_id, access_token=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        try:
+            subscription_sudo._portal_resume(self._self_service_today(subscription_sudo))
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, "resumed")
+
+    # ------------------------------------------------------------------
+    # cancel / reactivate
+    # ------------------------------------------------------------------
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/cancel", type="http", auth="public", methods=["GET"], website=True
+    )
+    def portal_subscription_cancel(self, subscription_id, access_token=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        today = self._self_service_today(subscription_sudo)
+        try:
+            subscription_sudo._portal_check("cancel")
+        except UserError as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "subscription": subscription_sudo,
+                "earliest_end": format_date(request.env, subscription_sudo._get_earliest_end_date(today)),
+                "reasons_sudo": request.env["subscription.cancellation.reason"].sudo().search([]),
+                "access_token": access_token,
+                "page_name": "subscription",
+                "today": today,
+            }
+        )
+        return request.render("subscription_billing.portal_subscription_cancel_page", values)
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/cancel", type="http", auth="public", methods=["POST"], website=True
+    )
+    def portal_subscription_cancel_confirm(self, subscription_id, access_token=None, reason_id=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        reason = request.env["subscription.cancellation.reason"].sudo()
+        if reason_id and str(reason_id).isdigit():
+            reason = reason.browse(int(reason_id)).exists()
+        try:
+            subscription_sudo._portal_cancel(reason, self._self_service_today(subscription_sudo))
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, "cancelled")
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/reactivate",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_reactivate(self, subscription_id, access_token=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        try:
+            subscription_sudo._portal_reactivate(self._self_service_today(subscription_sudo))
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, "reactivated")
+
+    # ------------------------------------------------------------------
+    # the subscription page: what the customer can do, and the outcome of the last action
+    # ------------------------------------------------------------------
+    def _prepare_subscription_page_values(self, subscription_sudo, access_token):
+        values = super()._prepare_subscription_page_values(subscription_sudo, access_token)
+        message = request.params.get("message")
+        error = request.session.pop("subscription_self_service_error", None) if message == "error" else None
+        today = self._self_service_today(subscription_sudo)
+        plan = subscription_sudo.plan_id
+        values.update(
+            {
+                "self_service_message": message if message != "error" else None,
+                "self_service_error": error,
+                "self_service_token": access_token,
+                "self_service_can": subscription_sudo._portal_get_allowed_actions(),
+                "self_service_pause_min": fields.Date.to_string(today + timedelta(days=1)),
+                "self_service_pause_max": fields.Date.to_string(today + timedelta(days=plan.portal_max_pause_days)),
+            }
+        )
+        return values
