@@ -34,6 +34,15 @@ class SubscriptionSelfServicePortal(CustomerPortal):
     def _self_service_done(self, subscription_sudo, access_token, message):
         return request.redirect(self._self_service_url(subscription_sudo, access_token, message=message))
 
+    def _self_service_act(self, subscription_sudo, access_token, message, method, *args):
+        """Run ``method(*args)`` in a savepoint: a refused action writes nothing, not even half of it."""
+        try:
+            with request.env.cr.savepoint():
+                method(*args)
+        except (UserError, ValidationError) as error:
+            return self._self_service_error(subscription_sudo, access_token, error)
+        return self._self_service_done(subscription_sudo, access_token, message)
+
     def _self_service_error(self, subscription_sudo, access_token, error):
         request.session["subscription_self_service_error"] = str(error.args[0] if error.args else error)
         return request.redirect(self._self_service_url(subscription_sudo, access_token, message="error"))
@@ -101,16 +110,16 @@ class SubscriptionSelfServicePortal(CustomerPortal):
         subscription_sudo = self._self_service_subscription(subscription_id, access_token)
         if not subscription_sudo:
             return request.redirect("/my")
-        try:
-            subscription_sudo._portal_change(
-                int(plan_id or 0),
-                self._parse_quantities(post),
-                timing,
-                self._self_service_today(subscription_sudo),
-            )
-        except (UserError, ValidationError) as error:
-            return self._self_service_error(subscription_sudo, access_token, error)
-        return self._self_service_done(subscription_sudo, access_token, "changed")
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "changed",
+            subscription_sudo._portal_change,
+            int(plan_id) if str(plan_id or "").isdigit() else 0,
+            self._parse_quantities(post),
+            timing,
+            self._self_service_today(subscription_sudo),
+        )
 
     # ------------------------------------------------------------------
     # pause / resume
@@ -123,14 +132,17 @@ class SubscriptionSelfServicePortal(CustomerPortal):
         if not subscription_sudo:
             return request.redirect("/my")
         try:
-            try:
-                resume = fields.Date.to_date(resume_date or None)
-            except ValueError:
-                resume = None
-            subscription_sudo._portal_pause(resume, self._self_service_today(subscription_sudo))
-        except (UserError, ValidationError) as error:
-            return self._self_service_error(subscription_sudo, access_token, error)
-        return self._self_service_done(subscription_sudo, access_token, "paused")
+            resume = fields.Date.to_date(resume_date or None)
+        except ValueError:
+            resume = None
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "paused",
+            subscription_sudo._portal_pause,
+            resume,
+            self._self_service_today(subscription_sudo),
+        )
 
     @http.route(
         "/my/subscriptions/<int:subscription_id>/resume", type="http", auth="public", methods=["POST"], website=True
@@ -139,11 +151,13 @@ class SubscriptionSelfServicePortal(CustomerPortal):
         subscription_sudo = self._self_service_subscription(subscription_id, access_token)
         if not subscription_sudo:
             return request.redirect("/my")
-        try:
-            subscription_sudo._portal_resume(self._self_service_today(subscription_sudo))
-        except (UserError, ValidationError) as error:
-            return self._self_service_error(subscription_sudo, access_token, error)
-        return self._self_service_done(subscription_sudo, access_token, "resumed")
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "resumed",
+            subscription_sudo._portal_resume,
+            self._self_service_today(subscription_sudo),
+        )
 
     # ------------------------------------------------------------------
     # cancel / reactivate
@@ -183,11 +197,14 @@ class SubscriptionSelfServicePortal(CustomerPortal):
         reason = request.env["subscription.cancellation.reason"].sudo()
         if reason_id and str(reason_id).isdigit():
             reason = reason.browse(int(reason_id)).exists()
-        try:
-            subscription_sudo._portal_cancel(reason, self._self_service_today(subscription_sudo))
-        except (UserError, ValidationError) as error:
-            return self._self_service_error(subscription_sudo, access_token, error)
-        return self._self_service_done(subscription_sudo, access_token, "cancelled")
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "cancelled",
+            subscription_sudo._portal_cancel,
+            reason,
+            self._self_service_today(subscription_sudo),
+        )
 
     @http.route(
         "/my/subscriptions/<int:subscription_id>/reactivate",
@@ -200,11 +217,77 @@ class SubscriptionSelfServicePortal(CustomerPortal):
         subscription_sudo = self._self_service_subscription(subscription_id, access_token)
         if not subscription_sudo:
             return request.redirect("/my")
-        try:
-            subscription_sudo._portal_reactivate(self._self_service_today(subscription_sudo))
-        except (UserError, ValidationError) as error:
-            return self._self_service_error(subscription_sudo, access_token, error)
-        return self._self_service_done(subscription_sudo, access_token, "reactivated")
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "reactivated",
+            subscription_sudo._portal_reactivate,
+            self._self_service_today(subscription_sudo),
+        )
+
+    # ------------------------------------------------------------------
+    # payment method: a saved token, or a SEPA mandate signed online
+    # ------------------------------------------------------------------
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/payment-token",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_payment_token(self, subscription_id, access_token=None, token_id=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        token = int(token_id) if str(token_id or "").isdigit() else 0
+        return self._self_service_act(
+            subscription_sudo, access_token, "payment", subscription_sudo._portal_set_payment_token, token
+        )
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/sepa-mandate",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        website=True,
+    )
+    def portal_subscription_sepa_mandate(self, subscription_id, access_token=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "subscription": subscription_sudo,
+                "company_sudo": subscription_sudo.company_id,
+                "access_token": access_token,
+                "page_name": "subscription",
+            }
+        )
+        return request.render("subscription_billing.portal_subscription_sepa_mandate_page", values)
+
+    @http.route(
+        "/my/subscriptions/<int:subscription_id>/sepa-mandate",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_subscription_sepa_mandate_sign(self, subscription_id, access_token=None, **post):
+        subscription_sudo = self._self_service_subscription(subscription_id, access_token)
+        if not subscription_sudo:
+            return request.redirect("/my")
+        return self._self_service_act(
+            subscription_sudo,
+            access_token,
+            "mandate",
+            subscription_sudo._portal_sign_sepa_mandate,
+            post.get("iban"),
+            post.get("account_holder"),
+            bool(post.get("consent")),
+            request.httprequest.remote_addr,
+            fields.Datetime.now(),
+        )
 
     # ------------------------------------------------------------------
     # the subscription page: what the customer can do, and the outcome of the last action
@@ -221,6 +304,9 @@ class SubscriptionSelfServicePortal(CustomerPortal):
                 "self_service_error": error,
                 "self_service_token": access_token,
                 "self_service_can": subscription_sudo._portal_get_allowed_actions(),
+                "self_service_tokens_sudo": request.env["payment.token"]
+                .sudo()
+                .search([("partner_id", "child_of", subscription_sudo.commercial_partner_id.id)]),
                 "self_service_pause_min": fields.Date.to_string(today + timedelta(days=1)),
                 "self_service_pause_max": fields.Date.to_string(today + timedelta(days=plan.portal_max_pause_days)),
             }

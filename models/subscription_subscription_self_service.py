@@ -125,6 +125,72 @@ class SubscriptionSubscription(models.Model):
         self._reactivate(date_ref)
         self._portal_log(self.env._("Cancellation withdrawn"))
 
+    def _portal_set_payment_token(self, token_id):
+        """Pay by one of the customer's own saved payment methods from now on."""
+        self.ensure_one()
+        if self.state not in ("trial", "active", "paused", "notice"):
+            raise UserError(self.env._("Subscription %(sub)s cannot be changed this way now.", sub=self.display_name))
+        token = self.env["payment.token"].sudo().browse(token_id).exists()
+        if not token or not token.active or token.partner_id.commercial_partner_id != self.commercial_partner_id:
+            raise ValidationError(
+                self.env._("Subscription %(sub)s: choose one of your saved payment methods.", sub=self.display_name)
+            )
+        self.write({"payment_method": "token", "payment_token_id": token.id, "sepa_mandate_id": False})
+        self._portal_log(self.env._("Payment method: %(token)s", token=token.display_name))
+
+    def _portal_sign_sepa_mandate(self, iban, holder, consent, ip_address, signed_at):
+        """Create, activate and use a SEPA mandate the customer signed online; e-mail its PDF.
+
+        :param consent: whether the customer ticked the consent with the creditor identifier
+        :return: the mandate
+        """
+        self.ensure_one()
+        if self.state not in ("trial", "active", "paused", "notice"):
+            raise UserError(self.env._("Subscription %(sub)s cannot be changed this way now.", sub=self.display_name))
+        if not self.company_id.sepa_creditor_identifier:
+            raise UserError(
+                self.env._(
+                    "Direct debit is not available for subscription %(sub)s: %(company)s has no creditor identifier.",
+                    sub=self.display_name,
+                    company=self.company_id.name,
+                )
+            )
+        if not consent:
+            raise ValidationError(
+                self.env._("Subscription %(sub)s: please agree to the direct debit mandate.", sub=self.display_name)
+            )
+        holder = (holder or "").strip()
+        if not holder:
+            raise ValidationError(
+                self.env._("Subscription %(sub)s: please enter the account holder.", sub=self.display_name)
+            )
+        wizard = (
+            self.env["sepa.mandate.wizard"]
+            .with_company(self.company_id)
+            .create(
+                {
+                    "partner_id": self.partner_id.id,
+                    "subscription_id": self.id,
+                    "iban": iban,
+                    "account_holder": holder[:70],
+                    "signature_date": self._get_local_date_of(signed_at),
+                    "consent_channel": "online",
+                    "scheme": "CORE",
+                }
+            )
+        )
+        mandate = wizard._create_mandate()
+        mandate.write({"online_signed_at": signed_at, "online_ip_address": (ip_address or "")[:64] or False})
+        self._portal_log(self.env._("SEPA mandate %(ref)s signed online", ref=mandate.reference))
+        template = self.env.ref("subscription_billing.mail_template_sepa_mandate_online")
+        template.send_mail(mandate.id, force_send=True)
+        return mandate
+
+    def _get_local_date_of(self, moment):
+        self.ensure_one()
+        tz = self.company_id.partner_id.tz or "UTC"
+        return fields.Date.context_today(self.with_context(tz=tz), timestamp=moment)
+
     # ------------------------------------------------------------------
     # Crons
     # ------------------------------------------------------------------

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -233,3 +233,93 @@ class TestPortalSelfService(SubscriptionCommon, HttpCase):
         self.start_tour(f"/my/subscriptions/{self.sub.id}", "subscription_portal_self_service", login="anna_self")
         self.assertEqual(self.sub.plan_id, self.plan_pro, "upgraded immediately")
         self.assertEqual(self.sub.state, "notice")
+
+    # ------------------------------------------------------------------
+    # payment method
+    # ------------------------------------------------------------------
+    def _demo_token(self, partner, ref="4242"):
+        pm_demo = self.env.ref("payment_demo.payment_method_demo")
+        pm_demo.active = True
+        provider = self.env["payment.provider"].search([("name", "=", "Demo (self-service tests)")]) or self.env[
+            "payment.provider"
+        ].create(
+            {
+                "name": "Demo (self-service tests)",
+                "code": "demo",
+                "state": "test",
+                "company_id": self.env.company.id,
+                "allow_tokenization": True,
+                "payment_method_ids": [Command.set(pm_demo.ids)],
+            }
+        )
+        return self.env["payment.token"].create(
+            {
+                "provider_id": provider.id,
+                "payment_method_id": pm_demo.id,
+                "partner_id": partner.id,
+                "payment_details": ref,
+                "provider_ref": f"demo-self-service-{ref}",
+            }
+        )
+
+    def test_customer_chooses_a_saved_payment_method_of_their_own_only(self):
+        own = self._demo_token(self.customer_contact, "1111")
+        foreign = self._demo_token(self.other_customer, "2222")
+        self.authenticate("anna_self", self.portal_password)
+        page = self.url_open(f"/my/subscriptions/{self.sub.id}").text
+        self.assertIn("1111", page)
+        self.assertNotIn("2222", page, "another customer's card is not offered")
+        response = self._post(f"/my/subscriptions/{self.sub.id}/payment-token", {"token_id": foreign.id})
+        self.assertIn("choose one of your saved payment methods", response.text)
+        self.assertNotEqual(self.sub.payment_method, "token")
+        response = self._post(f"/my/subscriptions/{self.sub.id}/payment-token", {"token_id": own.id})
+        self.assertIn("Your payment method has been changed.", response.text)
+        self.assertEqual(self.sub.payment_method, "token")
+        self.assertEqual(self.sub.payment_token_id, own)
+
+    def test_customer_signs_a_sepa_mandate_online(self):
+        """Consent text with the creditor identifier; wrong check digits and a missing consent are refused;
+        a signed mandate is active, online, with IP and time, used by the subscription and e-mailed as PDF."""
+        self.env.company.sepa_creditor_identifier = "DE98ZZZ09999999999"
+        eur = self.env.ref("base.EUR")
+        eur.active = True
+        plan_eur = self._create_plan(code="SS-EUR", name="EUR Self", price=10.0, currency_id=eur.id)
+        sub = self._start(plan=plan_eur, partner=self.customer, start_date=self.today)
+        self.assertEqual(sub.currency_id, eur)
+        self.authenticate("anna_self", self.portal_password)
+        sepa_page = f"/my/subscriptions/{sub.id}/sepa-mandate"
+        page = self.url_open(sepa_page).text
+        self.assertIn("DE98ZZZ09999999999", page, "the consent text names the creditor identifier")
+        signed = {"iban": "DE89 3704 0044 0532 0130 00", "account_holder": "Müller GmbH", "consent": "1"}
+        response = self._post(sepa_page, {**signed, "iban": "DE89 3704 0044 0532 0130 01"}, page=sepa_page)
+        self.assertIn("o_subscription_self_service_error", response.text, "wrong check digits")
+        response = self._post(sepa_page, {**signed, "consent": ""}, page=sepa_page)
+        self.assertIn("please agree to the direct debit mandate", response.text)
+        self.assertFalse(sub.sepa_mandate_id)
+        self.assertFalse(self.env["sepa.mandate"].search([("partner_id", "=", self.customer.id)]))
+        response = self._post(sepa_page, signed, page=sepa_page)
+        mandate = sub.sepa_mandate_id
+        self.assertTrue(mandate)
+        self.assertIn(mandate.reference, response.text, "the mandate reference is shown")
+        self.assertEqual(mandate.state, "active")
+        self.assertEqual(mandate.consent_channel, "online")
+        self.assertEqual(mandate.online_ip_address, "127.0.0.1")
+        self.assertTrue(mandate.online_signed_at)
+        self.assertEqual(mandate.partner_bank_id.sanitized_acc_number, "DE89370400440532013000")
+        self.assertEqual(sub.payment_method, "sepa_dd")
+        mail = self.env["mail.mail"].sudo().search([("model", "=", "sepa.mandate"), ("res_id", "=", mandate.id)])
+        self.assertEqual(len(mail), 1, "a copy by e-mail")
+        self.assertTrue(mail.attachment_ids, "with the mandate attached")
+
+    def test_refused_mandate_leaves_nothing_behind(self):
+        """The USD subscription cannot be paid by SEPA (euro only): the error is shown and no mandate or bank
+        account is left half-created."""
+        self.env.company.sepa_creditor_identifier = "DE98ZZZ09999999999"
+        self.authenticate("anna_self", self.portal_password)
+        sepa_page = f"/my/subscriptions/{self.sub.id}/sepa-mandate"
+        signed = {"iban": "DE89 3704 0044 0532 0130 00", "account_holder": "Müller GmbH", "consent": "1"}
+        banks_before = self.env["res.partner.bank"].search_count([])
+        response = self._post(sepa_page, signed, page=sepa_page)
+        self.assertIn("SEPA direct debit collects euro only", response.text)
+        self.assertFalse(self.env["sepa.mandate"].search([("partner_id", "=", self.customer.id)]))
+        self.assertEqual(self.env["res.partner.bank"].search_count([]), banks_before, "no bank account left")
