@@ -307,6 +307,7 @@ class SubscriptionSelfServicePortal(CustomerPortal):
                 "self_service_tokens_sudo": request.env["payment.token"]
                 .sudo()
                 .search([("partner_id", "child_of", subscription_sudo.commercial_partner_id.id)]),
+                "self_service_usage": subscription_sudo._portal_get_usage_so_far(today),
                 "self_service_pause_min": fields.Date.to_string(today + timedelta(days=1)),
                 "self_service_pause_max": fields.Date.to_string(today + timedelta(days=plan.portal_max_pause_days)),
             }

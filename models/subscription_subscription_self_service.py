@@ -1,11 +1,14 @@
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
+
+from ..billing_core import pricing, usage
 
 _logger = logging.getLogger(__name__)
 
@@ -190,6 +193,40 @@ class SubscriptionSubscription(models.Model):
         self.ensure_one()
         tz = self.company_id.partner_id.tz or "UTC"
         return fields.Date.context_today(self.with_context(tz=tz), timestamp=moment)
+
+    def _portal_get_usage_so_far(self, date_ref):
+        """Per usage line: the metric, the quantity not billed yet up to ``date_ref`` and its price so far,
+        aggregated and rated as the billing run will do it.
+
+        :return: list of dicts ``{"line", "quantity", "amount", "currency"}``
+        """
+        self.ensure_one()
+        end = datetime.combine(date_ref + timedelta(days=1), time.min)
+        result = []
+        for line in self.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id):
+            records = self.env["subscription.usage.record"].search(
+                [
+                    ("subscription_id", "=", self.id),
+                    ("metric_id", "=", line.metric_id.id),
+                    ("timestamp", "<", end),
+                    ("invoice_line_id", "=", False),
+                ]
+            )
+            events = [
+                usage.UsageEvent(quantity=Decimal(str(rec.quantity)), timestamp=rec.timestamp, value=rec.value or None)
+                for rec in records
+            ]
+            quantity = usage.aggregate(events, line.metric_id.aggregation)
+            rating = line._rate(quantity)
+            result.append(
+                {
+                    "line": line,
+                    "quantity": float(quantity),
+                    "amount": float(pricing.round_to(rating.amount, line._rounding_step())),
+                    "currency": line._get_price_currency(),
+                }
+            )
+        return result
 
     # ------------------------------------------------------------------
     # Crons

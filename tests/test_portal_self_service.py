@@ -323,3 +323,46 @@ class TestPortalSelfService(SubscriptionCommon, HttpCase):
         self.assertIn("SEPA direct debit collects euro only", response.text)
         self.assertFalse(self.env["sepa.mandate"].search([("partner_id", "=", self.customer.id)]))
         self.assertEqual(self.env["res.partner.bank"].search_count([]), banks_before, "no bank account left")
+
+    # ------------------------------------------------------------------
+    # usage so far and the upcoming invoice
+    # ------------------------------------------------------------------
+    def test_page_shows_usage_so_far_and_the_upcoming_invoice(self):
+        """120 API calls not billed yet at 0.05 each: 6.00 so far. The recurring lines of the next invoice:
+        Basic Self, 10.00."""
+        metric = self.env["subscription.usage.metric"].create(
+            {"name": "Self API calls", "code": "self_api_calls", "aggregation": "sum"}
+        )
+        self.sub.write(
+            {
+                "line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_support.id,
+                            "name": "API usage",
+                            "price_unit": 0.05,
+                            "line_type": "usage",
+                            "metric_id": metric.id,
+                        }
+                    )
+                ]
+            }
+        )
+        for n, quantity in enumerate((100, 20)):
+            self.env["subscription.usage.record"].create(
+                {
+                    "subscription_id": self.sub.id,
+                    "metric_id": metric.id,
+                    "quantity": quantity,
+                    "timestamp": fields.Datetime.now() - timedelta(hours=n + 1),
+                    "idempotency_key": f"self-service-{n}",
+                }
+            )
+        usage = self.sub._portal_get_usage_so_far(self.today)
+        self.assertEqual([(u["line"].metric_id, u["quantity"], u["amount"]) for u in usage], [(metric, 120.0, 6.0)])
+        self.authenticate("anna_self", self.portal_password)
+        page = self.url_open(f"/my/subscriptions/{self.sub.id}").text
+        self.assertIn("o_subscription_usage_so_far", page)
+        self.assertIn("Self API calls", page)
+        self.assertIn("6.00", page)
+        self.assertIn("10.00", page)
