@@ -234,6 +234,16 @@ class TestPortalSelfService(SubscriptionCommon, HttpCase):
         self.assertEqual(self.sub.plan_id, self.plan_pro, "upgraded immediately")
         self.assertEqual(self.sub.state, "notice")
 
+    def test_tour_upgrade_with_preview_then_cancel_in_german(self):
+        self.env["res.lang"]._activate_lang("de_DE")
+        self.env["ir.module.module"]._load_module_terms(["portal", "subscription_billing"], ["de_DE"], overwrite=True)
+        self.env.invalidate_all()
+        self.portal_user.lang = "de_DE"
+        self.start_tour(f"/my/subscriptions/{self.sub.id}", "subscription_portal_self_service_de", login="anna_self")
+        self.assertEqual(self.sub.plan_id, self.plan_pro)
+        self.assertEqual(self.sub.state, "notice")
+        self.assertEqual(self.sub.cancellation_reason, "Zu teuer", "the reason as the customer chose it")
+
     # ------------------------------------------------------------------
     # payment method
     # ------------------------------------------------------------------

@@ -1,8 +1,8 @@
 import { registry } from "@web/core/registry";
 
 /** A customer upgrades with the preview, then cancels after seeing the retention offer. */
-registry.category("web_tour.tours").add("subscription_portal_self_service", {
-    steps: () => [
+function selfServiceSteps({ reason, saved, cancelled }) {
+    return [
         {
             content: "Open the change page",
             trigger: "a.o_subscription_change_link",
@@ -27,7 +27,7 @@ registry.category("web_tour.tours").add("subscription_portal_self_service", {
         },
         {
             content: "The preview lists the proration with taxes",
-            trigger: ".o_subscription_change_preview table:contains(Proration)",
+            trigger: ".o_subscription_change_preview table tbody tr",
         },
         {
             content: "Confirm the change",
@@ -37,7 +37,7 @@ registry.category("web_tour.tours").add("subscription_portal_self_service", {
         },
         {
             content: "The change is saved",
-            trigger: ".o_subscription_self_service_message",
+            trigger: `.o_subscription_self_service_message:contains(${saved})`,
         },
         {
             content: "Open the cancel page",
@@ -52,7 +52,7 @@ registry.category("web_tour.tours").add("subscription_portal_self_service", {
         {
             content: "Pick a reason",
             trigger: "select[name=reason_id]",
-            run: "selectByLabel Too expensive",
+            run: `selectByLabel ${reason}`,
         },
         {
             content: "Confirm the cancellation",
@@ -62,7 +62,25 @@ registry.category("web_tour.tours").add("subscription_portal_self_service", {
         },
         {
             content: "The subscription is cancelled",
-            trigger: ".o_subscription_self_service_message",
+            trigger: `.o_subscription_self_service_message:contains(${cancelled})`,
         },
-    ],
+    ];
+}
+
+registry.category("web_tour.tours").add("subscription_portal_self_service", {
+    steps: () =>
+        selfServiceSteps({
+            reason: "Too expensive",
+            saved: "Your change has been saved.",
+            cancelled: "Your subscription has been cancelled.",
+        }),
+});
+
+registry.category("web_tour.tours").add("subscription_portal_self_service_de", {
+    steps: () =>
+        selfServiceSteps({
+            reason: "Zu teuer",
+            saved: "Ihre Änderung wurde gespeichert.",
+            cancelled: "Ihr Abonnement wurde gekündigt.",
+        }),
 });
