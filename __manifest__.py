@@ -50,6 +50,8 @@
         "data/subscription_self_service_data.xml",
         "views/subscription_self_service_templates.xml",
         "views/subscription_self_service_views.xml",
+        "data/subscription_signup_data.xml",
+        "views/subscription_signup_templates.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",

@@ -1,3 +1,4 @@
 from . import portal
 from . import cancellation
 from . import portal_self_service
+from . import signup

@@ -24,3 +24,4 @@ from . import test_payment_charging
 from . import test_payment_charging_workers
 from . import test_cancellation_button
 from . import test_portal_self_service
+from . import test_signup

@@ -229,6 +229,9 @@ class SecurityWorldCommon(SubscriptionCommon):
             **dunning,
             "subscription.cancellation.declaration": declaration,
             "subscription.cancellation.reason": env.ref("subscription_billing.cancellation_reason_other"),
+            "subscription.signup": env["subscription.signup"].create(
+                {"submission_key": f"sec-signup-{n}", "email": "signup@example.com", "company_id": company.id}
+            ),
             "subscription.usage.metric": metric,
             "subscription.plan.family": family,
             "subscription.plan": plan,

@@ -53,6 +53,7 @@ MATRIX = {
     "subscription.dunning.letter": ("IAUM", "", "", ""),
     "subscription.cancellation.declaration": ("UM", "", "", ""),
     "subscription.cancellation.reason": ("UM", "M", "M", "M"),
+    "subscription.signup": ("UM", "", "", ""),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves

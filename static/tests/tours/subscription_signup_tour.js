@@ -1,0 +1,33 @@
+import { registry } from "@web/core/registry";
+
+/** A visitor chooses a plan on the pricing page and signs up with a SEPA mandate. */
+registry.category("web_tour.tours").add("subscription_signup_sepa", {
+    steps: () => [
+        {
+            content: "Choose the plan on the pricing page",
+            trigger: ".o_subscription_pricing_plan:contains(Storage S) a.o_subscription_pricing_choose",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        { content: "Name", trigger: "input[name=name]", run: "edit Tina Tour" },
+        { content: "E-mail", trigger: "input[name=email]", run: "edit tina.tour@example.com" },
+        { content: "Street", trigger: "input[name=street]", run: "edit Hauptstraße 1" },
+        { content: "ZIP", trigger: "input[name=zip]", run: "edit 10115" },
+        { content: "City", trigger: "input[name=city]", run: "edit Berlin" },
+        { content: "Country", trigger: "select[name=country_id]", run: "selectByLabel Germany" },
+        { content: "SEPA direct debit", trigger: "input#payment_sepa", run: "check" },
+        { content: "IBAN", trigger: "input[name=iban]", run: "edit DE89 3704 0044 0532 0130 00" },
+        { content: "Account holder", trigger: "input[name=account_holder]", run: "edit Tina Tour" },
+        { content: "Mandate consent", trigger: "input#sepa_consent", run: "check" },
+        { content: "The order summary is shown", trigger: ".o_subscription_signup_summary" },
+        { content: "Terms", trigger: "input#accept_terms", run: "check" },
+        { content: "Right of withdrawal", trigger: "input#accept_withdrawal", run: "check" },
+        {
+            content: "Subscribe",
+            trigger: "button.o_subscription_signup_submit",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        { content: "Welcome on the subscription page", trigger: ".o_subscription_welcome" },
+    ],
+});
