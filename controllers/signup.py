@@ -45,6 +45,41 @@ class SubscriptionSignupController(http.Controller):
         )
 
     @http.route(
+        "/subscribe/<int:family_id>/plans.json",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        sitemap=False,
+        cors="*",
+    )
+    def subscribe_plans_json(self, family_id, currency=None, **kw):
+        """The pricing page's data for the JavaScript SDK's ``pricingTable`` (public, read-only)."""
+        family_sudo = self._signup_family(family_id)
+        currency = self._signup_currency(currency)
+        Signup = self._signup_env_model(family_sudo)
+        plans = []
+        for plan in Signup._get_plans(family_sudo):
+            price = Signup._get_plan_price(plan, currency)
+            if price is None:
+                continue
+            plans.append(
+                {
+                    "id": plan.id,
+                    "name": plan.name,
+                    "price": currency.round(price),
+                    "currency": currency.name,
+                    "period_unit": plan.billing_period_unit,
+                    "period_count": plan.billing_period_count,
+                    "period_label": plan._get_period_label(),
+                    "trial_days": plan.trial_period_count if plan.trial_period_unit == "day" else None,
+                    "trial_count": plan.trial_period_count,
+                    "trial_unit": plan.trial_period_unit,
+                    "signup_url": f"/subscribe/{family_sudo.id}/{plan.id}?currency={currency.name}",
+                }
+            )
+        return request.make_json_response({"family": {"id": family_sudo.id, "name": family_sudo.name}, "plans": plans})
+
+    @http.route(
         "/subscribe/<int:family_id>/<int:plan_id>",
         type="http",
         auth="public",

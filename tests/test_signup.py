@@ -171,3 +171,15 @@ class TestHostedSignup(SubscriptionCommon, HttpCase):
         self.assertEqual(sub.plan_id, self.plan_small)
         self.assertEqual(sub.payment_method, "sepa_dd")
         self.assertEqual(sub.state, "active")
+
+    def test_plans_json_feeds_the_sdk_pricing_table(self):
+        response = self.url_open(f"/subscribe/{self.family.id}/plans.json?currency=EUR")
+        self.assertEqual(response.status_code, 200)
+        data = response.json()
+        self.assertEqual(data["family"]["name"], "Cloud Storage")
+        by_name = {plan["name"]: plan for plan in data["plans"]}
+        self.assertEqual(by_name["Storage S"]["price"], 10.0)
+        self.assertEqual(by_name["Storage S"]["currency"], "EUR")
+        self.assertEqual(by_name["Storage S yearly"]["period_unit"], "year")
+        self.assertEqual(by_name["Storage Trial"]["trial_days"], 14)
+        self.assertTrue(by_name["Storage S"]["signup_url"].startswith(f"/subscribe/{self.family.id}/"))
