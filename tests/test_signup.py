@@ -183,3 +183,12 @@ class TestHostedSignup(SubscriptionCommon, HttpCase):
         self.assertEqual(by_name["Storage S yearly"]["period_unit"], "year")
         self.assertEqual(by_name["Storage Trial"]["trial_days"], 14)
         self.assertTrue(by_name["Storage S"]["signup_url"].startswith(f"/subscribe/{self.family.id}/"))
+
+    def test_tour_signup_in_german(self):
+        self.env["res.lang"]._activate_lang("de_DE")
+        self.env["ir.module.module"]._load_module_terms(["portal", "subscription_billing"], ["de_DE"], overwrite=True)
+        self.env.invalidate_all()
+        self.start_tour(f"/de/subscribe/{self.family.id}?currency=EUR&period=month", "subscription_signup_sepa_de")
+        sub = self._subscriptions_of("tina.tour.de@example.com")
+        self.assertEqual(sub.plan_id, self.plan_small)
+        self.assertEqual(sub.partner_id.lang, "de_DE", "the customer's language is the page's")

@@ -1,8 +1,8 @@
 import { registry } from "@web/core/registry";
 
 /** A visitor chooses a plan on the pricing page and signs up with a SEPA mandate. */
-registry.category("web_tour.tours").add("subscription_signup_sepa", {
-    steps: () => [
+function signupSteps({ email, country, welcome }) {
+    return [
         {
             content: "Choose the plan on the pricing page",
             trigger: ".o_subscription_pricing_plan:contains(Storage S) a.o_subscription_pricing_choose",
@@ -10,11 +10,11 @@ registry.category("web_tour.tours").add("subscription_signup_sepa", {
             expectUnloadPage: true,
         },
         { content: "Name", trigger: "input[name=name]", run: "edit Tina Tour" },
-        { content: "E-mail", trigger: "input[name=email]", run: "edit tina.tour@example.com" },
+        { content: "E-mail", trigger: "input[name=email]", run: `edit ${email}` },
         { content: "Street", trigger: "input[name=street]", run: "edit Hauptstraße 1" },
         { content: "ZIP", trigger: "input[name=zip]", run: "edit 10115" },
         { content: "City", trigger: "input[name=city]", run: "edit Berlin" },
-        { content: "Country", trigger: "select[name=country_id]", run: "selectByLabel Germany" },
+        ...(country ? [{ content: "Country", trigger: "select[name=country_id]", run: `selectByLabel ${country}` }] : []),
         { content: "SEPA direct debit", trigger: "input#payment_sepa", run: "check" },
         { content: "IBAN", trigger: "input[name=iban]", run: "edit DE89 3704 0044 0532 0130 00" },
         { content: "Account holder", trigger: "input[name=account_holder]", run: "edit Tina Tour" },
@@ -28,6 +28,15 @@ registry.category("web_tour.tours").add("subscription_signup_sepa", {
             run: "click",
             expectUnloadPage: true,
         },
-        { content: "Welcome on the subscription page", trigger: ".o_subscription_welcome" },
-    ],
+        { content: "Welcome on the subscription page", trigger: `.o_subscription_welcome:contains(${welcome})` },
+    ];
+}
+
+registry.category("web_tour.tours").add("subscription_signup_sepa", {
+    steps: () => signupSteps({ email: "tina.tour@example.com", country: "Germany", welcome: "Welcome!" }),
+});
+
+// German: the country stays the company's (preselected), so no country name to translate
+registry.category("web_tour.tours").add("subscription_signup_sepa_de", {
+    steps: () => signupSteps({ email: "tina.tour.de@example.com", country: null, welcome: "Willkommen!" }),
 });
