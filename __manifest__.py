@@ -59,6 +59,9 @@
         "demo/sepa_demo.xml",
     ],
     "assets": {
+        "web.assets_frontend": [
+            "subscription_billing/static/src/interactions/*.js",
+        ],
         "web.assets_tests": [
             "subscription_billing/static/tests/tours/*.js",
         ],

@@ -4,6 +4,8 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
+from ..billing_core import sepa
+
 
 class SubscriptionSignupController(http.Controller):
     """Hosted signup: a public pricing page per plan family, a signup form, then the subscription runs."""
@@ -141,6 +143,15 @@ class SubscriptionSignupController(http.Controller):
             f"/my/subscriptions/{subscription_sudo.id}?access_token={subscription_sudo._portal_ensure_token()}"
             "&message=welcome"
         )
+
+    @http.route("/subscription/iban/check", type="jsonrpc", auth="public", methods=["POST"], readonly=True)
+    def subscription_iban_check(self, iban=None, **kw):
+        """Live IBAN check of the signup and mandate forms: the same check as on submit."""
+        try:
+            compact = sepa.normalize_iban(str(iban or "")[:64])
+        except ValueError as error:
+            return {"valid": False, "message": request.env["res.partner.bank"]._get_sepa_error_reason(error)}
+        return {"valid": True, "iban": " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))}
 
     def _render_form(self, family_sudo, plan_sudo, currency, form, errors):
         Signup = self._signup_env_model(family_sudo)

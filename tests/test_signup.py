@@ -192,3 +192,12 @@ class TestHostedSignup(SubscriptionCommon, HttpCase):
         sub = self._subscriptions_of("tina.tour.de@example.com")
         self.assertEqual(sub.plan_id, self.plan_small)
         self.assertEqual(sub.partner_id.lang, "de_DE", "the customer's language is the page's")
+
+    def test_live_iban_check(self):
+        """The JSON route the forms call while typing: the same check as on submit."""
+        url = "/subscription/iban/check"
+        ok = self.make_jsonrpc_request(url, {"iban": "de89370400440532013000"})
+        self.assertEqual(ok, {"valid": True, "iban": "DE89 3704 0044 0532 0130 00"})
+        wrong = self.make_jsonrpc_request(url, {"iban": "DE89370400440532013001"})
+        self.assertFalse(wrong["valid"])
+        self.assertTrue(wrong["message"])
