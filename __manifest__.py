@@ -60,12 +60,28 @@
         "wizards/subscription_kpi_report_views.xml",
         "wizards/subscription_billing_forecast_views.xml",
         "views/subscription_webhook_views.xml",
+        "data/subscription_cancellation_data.xml",
+        "views/subscription_cancellation_templates.xml",
+        "views/subscription_cancellation_views.xml",
+        "data/subscription_self_service_data.xml",
+        "views/subscription_self_service_templates.xml",
+        "views/subscription_self_service_views.xml",
+        "data/subscription_signup_data.xml",
+        "views/subscription_signup_templates.xml",
     ],
     "demo": [
         "demo/subscription_demo.xml",
         "demo/subscription_pricing_demo.xml",
         "demo/sepa_demo.xml",
     ],
+    "assets": {
+        "web.assets_frontend": [
+            "subscription_billing/static/src/interactions/*.js",
+        ],
+        "web.assets_tests": [
+            "subscription_billing/static/tests/tours/*.js",
+        ],
+    },
     "post_init_hook": "_post_init_hook",
     "installable": True,
     "application": True,

@@ -1,2 +1,5 @@
 from . import portal
 from . import api_v1
+from . import cancellation
+from . import portal_self_service
+from . import signup

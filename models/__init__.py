@@ -60,3 +60,9 @@ from . import subscription_dunning_entry_webhook
 from . import subscription_dunning_letter_webhook
 from . import payment_transaction_webhook
 from . import subscription_payment_charging_webhook
+from . import subscription_cancellation_declaration
+from . import subscription_cancellation_reason
+from . import subscription_plan_self_service
+from . import subscription_subscription_self_service
+from . import sepa_mandate_online
+from . import subscription_signup

@@ -4,7 +4,7 @@ Used by the access matrix (``test_access_matrix.py``) and its HTTP probes.
 """
 
 import base64
-from datetime import date
+from datetime import date, datetime
 
 from odoo import Command
 from odoo.tests import new_test_user
@@ -212,8 +212,26 @@ class SecurityWorldCommon(SubscriptionCommon):
             {"schedule_id": schedule.id, "date": date(2026, 1, 31), "amount": 10.0}
         )
         dunning = cls._build_dunning_world(env, company, partner, invoice)
+        declaration = env["subscription.cancellation.declaration"].create(
+            {
+                "receipt_datetime": datetime(2026, 3, 10, 9, 0),
+                "request_date": date(2026, 3, 10),
+                "customer_name": partner.name,
+                "email": "cancel@example.com",
+                "kind": "ordinary",
+                "end_choice": "earliest",
+                "confirmation_email": "cancel@example.com",
+                "company_id": company.id,
+                "outcome": "merchant",
+            }
+        )
         world = {
             **dunning,
+            "subscription.cancellation.declaration": declaration,
+            "subscription.cancellation.reason": env.ref("subscription_billing.cancellation_reason_other"),
+            "subscription.signup": env["subscription.signup"].create(
+                {"submission_key": f"sec-signup-{n}", "email": "signup@example.com", "company_id": company.id}
+            ),
             "subscription.usage.metric": metric,
             "subscription.plan.family": family,
             "subscription.plan": plan,

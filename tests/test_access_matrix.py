@@ -56,6 +56,9 @@ MATRIX = {
     "subscription.webhook.event": ("UM", "", "", ""),
     "subscription.webhook.delivery": ("UM", "M", "", ""),
     "subscription.webhook.attempt": ("UM", "", "", ""),
+    "subscription.cancellation.declaration": ("UM", "", "", ""),
+    "subscription.cancellation.reason": ("UM", "M", "M", "M"),
+    "subscription.signup": ("UM", "", "", ""),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves
@@ -82,7 +85,7 @@ TRANSIENT_MATRIX = {
 }
 
 #: no company: the same record in both worlds
-SHARED = {"sepa.return.reason", "subscription.dunning.base.rate"}
+SHARED = {"sepa.return.reason", "subscription.dunning.base.rate", "subscription.cancellation.reason"}
 #: SQL views: only the model-level access is probed
 VIEWS = {"subscription.oss.report"}
 

@@ -1,0 +1,227 @@
+import logging
+from datetime import timedelta
+
+from stdnum.eu import vat as eu_vat
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import email_normalize
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_SIGNUPS_PER_IP = 5
+
+
+class SubscriptionSignup(models.Model):
+    """One signup through the hosted signup page: who, from where, which subscription it created.
+
+    Its one-time form key is unique in the database, so a double-clicked or re-sent form creates
+    one customer and one subscription; its IP address and time feed the rate limit.
+    """
+
+    _name = "subscription.signup"
+    _description = "Hosted Signup"
+    _order = "id desc"
+    _check_company_auto = True
+
+    # ------------------------------------------------------------------
+    # Fields
+    # ------------------------------------------------------------------
+    submission_key = fields.Char(required=True, readonly=True, copy=False)
+    email = fields.Char(required=True, readonly=True)
+    ip_address = fields.Char(string="IP Address", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True)
+    subscription_id = fields.Many2one("subscription.subscription", readonly=True, index=True, check_company=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    terms_accepted = fields.Boolean(readonly=True)
+    withdrawal_acknowledged = fields.Boolean(readonly=True)
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+    _submission_key_unique = models.Constraint("UNIQUE(submission_key)", "This signup form was already submitted.")
+
+    # ------------------------------------------------------------------
+    # Business methods
+    # ------------------------------------------------------------------
+    @api.model
+    def _get_plans(self, family):
+        return self.env["subscription.plan"].search(
+            [("family_id", "=", family.id), ("company_id", "in", (False, self.env.company.id))], order="rank, id"
+        )
+
+    @api.model
+    def _get_plan_price(self, plan, currency):
+        """The recurring price of ``plan`` in ``currency`` (sum of its recurring lines), or ``None``."""
+        total = 0.0
+        for line in plan.line_ids.filtered(lambda pl: pl.line_type == "recurring" and not pl.optional):
+            price = line._get_price_unit(currency)
+            if price is None:
+                return None
+            total += price * line.quantity
+        return total
+
+    @api.model
+    def _validate_form(self, plan, form):
+        """``(values, errors)`` of a signup form for ``plan``."""
+        errors = {}
+        kind = form.get("customer_type") if form.get("customer_type") in ("company", "person") else "person"
+        name = (form.get("name") or "").strip()[:200]
+        company_name = (form.get("company_name") or "").strip()[:200]
+        email = email_normalize((form.get("email") or "").strip())
+        country = (
+            self.env["res.country"].browse(int(form["country_id"])).exists()
+            if (form.get("country_id") or "").isdigit()
+            else self.env["res.country"]
+        )
+        vat = (form.get("vat") or "").replace(" ", "").upper()
+        payment = form.get("payment") if form.get("payment") in ("sepa", "trial") else "sepa"
+        if not name:
+            errors["name"] = self.env._("Please enter your name.")
+        if kind == "company" and not company_name:
+            errors["company_name"] = self.env._("Please enter the company name.")
+        if not email:
+            errors["email"] = self.env._("Please enter a valid e-mail address.")
+        for field in ("street", "zip", "city"):
+            if not (form.get(field) or "").strip():
+                errors[field] = self.env._("Please enter your full address.")
+        if not country:
+            errors["country_id"] = self.env._("Please choose your country.")
+        if vat and not eu_vat.is_valid(vat):
+            errors["vat"] = self.env._("The VAT number %(vat)s is not valid.", vat=vat)
+        if payment == "trial" and (not plan.trial_period_count or plan.requires_payment_method):
+            errors["payment"] = self.env._("Plan %(plan)s needs a payment method.", plan=plan.name)
+        if not form.get("accept_terms"):
+            errors["accept_terms"] = self.env._("Please accept the terms and conditions.")
+        if kind == "person" and not form.get("accept_withdrawal"):
+            errors["accept_withdrawal"] = self.env._("Please confirm that you have read the right of withdrawal.")
+        values = {
+            "kind": kind,
+            "name": name,
+            "company_name": company_name,
+            "email": email,
+            "street": (form.get("street") or "").strip()[:200],
+            "zip": (form.get("zip") or "").strip()[:20],
+            "city": (form.get("city") or "").strip()[:100],
+            "country": country,
+            "vat": vat,
+            "payment": payment,
+            "iban": form.get("iban") or "",
+            "account_holder": (form.get("account_holder") or name).strip(),
+            "consent": bool(form.get("sepa_consent")),
+            "submission_key": (form.get("submission_key") or "")[:64],
+        }
+        return values, errors
+
+    @api.model
+    def _check_rate_limit(self, ip_address, now):
+        limit = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("subscription_billing.signup_limit_per_ip", DEFAULT_SIGNUPS_PER_IP)
+        )
+        since = now - timedelta(hours=1)
+        return not ip_address or (
+            self.sudo().search_count([("ip_address", "=", ip_address), ("create_date", ">", since)], limit=limit)
+            < limit
+        )
+
+    @api.model
+    def _prepare_partner_values(self, values):
+        address = {
+            "street": values["street"],
+            "zip": values["zip"],
+            "city": values["city"],
+            "country_id": values["country"].id,
+            "lang": self.env.lang,
+        }
+        if values["kind"] == "company":
+            return {"name": values["company_name"], "is_company": True, "vat": values["vat"] or False, **address}
+        return {"name": values["name"], "email": values["email"], **address}
+
+    @api.model
+    def _get_summary(self, plan, currency, values):
+        """Order summary for the customer's country: ``[(name, untaxed, total)]`` and the totals."""
+        partner = self.env["res.partner"].new(self._prepare_partner_values(values))
+        fpos = self.env["account.fiscal.position"]._get_fiscal_position(partner)
+        rows, untaxed, total = [], 0.0, 0.0
+        for line in plan.line_ids.filtered(lambda pl: pl.line_type == "recurring" and not pl.optional):
+            price = line._get_price_unit(currency) or 0.0
+            taxes = fpos.map_tax(line.product_id.taxes_id._filter_taxes_by_company(self.env.company))
+            computed = taxes.compute_all(price, currency, line.quantity, line.product_id, partner)
+            rows.append((line.name or line.product_id.name, computed["total_excluded"], computed["total_included"]))
+            untaxed += computed["total_excluded"]
+            total += computed["total_included"]
+        return {"rows": rows, "untaxed": untaxed, "total": total, "fiscal_position": fpos}
+
+    @api.model
+    def _signup(self, plan, currency, form, ip_address=None, now=None):
+        """Create the customer, the subscription (started today), its payment method and a portal account.
+
+        Entry point of the hosted signup. The form is validated again here.
+
+        :return: the ``subscription.signup`` record (the existing one for a form submitted twice)
+        """
+        now = now or fields.Datetime.now()
+        values, errors = self._validate_form(plan, form)
+        if errors:
+            raise ValidationError("\n".join(errors.values()))
+        if not values["submission_key"]:
+            raise UserError(self.env._("The signup form has expired: please load the page again."))
+        existing = self.sudo().search([("submission_key", "=", values["submission_key"])], limit=1)
+        if existing:
+            return existing
+        company = self.env.company
+        date_ref = fields.Date.context_today(self.with_context(tz=company.partner_id.tz or "UTC"), timestamp=now)
+        Partner = self.env["res.partner"].sudo()
+        partner = Partner.create(self._prepare_partner_values(values))
+        contact = partner
+        if values["kind"] == "company":
+            contact = Partner.create(
+                {"name": values["name"], "email": values["email"], "parent_id": partner.id, "type": "contact"}
+            )
+            partner.email = values["email"]
+        signup = self.sudo().create(
+            {
+                "submission_key": values["submission_key"],
+                "email": values["email"],
+                "ip_address": (ip_address or "")[:64] or False,
+                "partner_id": partner.id,
+                "company_id": company.id,
+                "terms_accepted": True,
+                "withdrawal_acknowledged": values["kind"] == "person",
+            }
+        )
+        subscription = (
+            self.env["subscription.subscription"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "plan_id": plan.id,
+                    "currency_id": currency.id,
+                    "start_date": date_ref,
+                    "company_id": company.id,
+                }
+            )
+        )
+        subscription._start(date_ref=date_ref)
+        if values["payment"] == "sepa":
+            # a refused mandate raises: the caller's savepoint takes back the customer and the subscription too
+            subscription._portal_sign_sepa_mandate(
+                values["iban"], values["account_holder"], values["consent"], ip_address, now
+            )
+        signup.subscription_id = subscription
+        subscription.message_post(body=self.env._("Signed up online (hosted signup page)."))
+        self._grant_portal_access(contact)
+        template = self.env.ref("subscription_billing.mail_template_subscription_welcome")
+        template.sudo().send_mail(subscription.id, force_send=True, email_values={"email_to": values["email"]})
+        return signup
+
+    @api.model
+    def _grant_portal_access(self, contact):
+        """A portal account for ``contact`` (Odoo's portal wizard sends the invitation with the password link)."""
+        if contact.user_ids:
+            return
+        wizard = self.env["portal.wizard"].sudo().create({"partner_ids": [fields.Command.link(contact.id)]})
+        wizard.user_ids.action_grant_access()
