@@ -1085,9 +1085,31 @@ def phase_install_checks(args, checkout, db, report, pg):
     )
 
 
+def check_browser_tours():
+    """The browser tours need Chromium and the DevTools websocket client: fail clearly without them.
+
+    Odoo's ``HttpCase.start_tour`` skips a tour silently when it finds no browser; a test run that
+    skipped the portal, signup and cancellation tours would look green without having tried them.
+    """
+    browsers = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    if not any(shutil.which(name) for name in browsers):
+        raise DevError(
+            "no Chromium found (looked for " + ", ".join(browsers) + "): the browser tours need it; "
+            'install it, e.g. `apt-get install chromium` on Debian (see README "Prerequisites")'
+        )
+    try:
+        import websocket  # noqa: F401, PLC0415 - only checks that the tours' dependency is installed
+    except ImportError as exc:
+        raise DevError(
+            "the Python package websocket-client is missing: the browser tours talk to Chromium through it; "
+            "`pip install -r requirements-test.txt`"
+        ) from exc
+
+
 def cmd_test(args):
     """Run all tests on throwaway databases; exit 0 only if everything passed."""
     t_start = time.monotonic()
+    check_browser_tours()
     odoo_info = probe_odoo()
     report = Report()
     cache = cache_dir()
