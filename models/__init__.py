@@ -60,3 +60,4 @@ from . import subscription_dunning_entry_webhook
 from . import subscription_dunning_letter_webhook
 from . import payment_transaction_webhook
 from . import subscription_payment_charging_webhook
+from . import subscription_api_rate_limit
