@@ -1,7 +1,7 @@
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, sql_db
 from odoo.tools import SQL
 
 from ..billing_core.rate_limit import WINDOW_SECONDS, parse_limit
@@ -56,7 +56,7 @@ class SubscriptionApiRateLimit(models.Model):
 
         Runs in its own cursor and commits at once, so the count survives whatever the request
         does afterwards. The window is the current minute of the database clock, the same for
-        every worker.
+        every worker. Concurrent requests of one user queue on the row for one statement.
         """
         query = SQL(
             """INSERT INTO %(table)s AS counter (user_id, window_start, request_count)
@@ -71,6 +71,10 @@ class SubscriptionApiRateLimit(models.Model):
             window=WINDOW_SECONDS,
         )
         with self.env.registry.cursor() as cr:
+            if isinstance(cr, sql_db.Cursor):  # a real connection (not a test cursor inside the test's transaction)
+                # READ COMMITTED for this one transaction: concurrent upserts of one row wait for
+                # each other and add up, where Odoo's REPEATABLE READ fails them with serialization errors
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cr.execute(query)
             count, seconds = cr.fetchone()
         return count, float(seconds)

@@ -1,9 +1,12 @@
-from datetime import timedelta
+import threading
+import time
+from datetime import datetime, timedelta
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from .common import CommittedDataCase
 from .common_api import ApiCommon
 
 PARAM = "subscription_billing.api_rate_limit"
@@ -144,3 +147,59 @@ class TestApiRateLimit(ApiCommon):
             with self.assertRaises(AccessError):
                 self.env["subscription.api.rate.limit"].with_user(user).search([])
         self.assertTrue(self.env["subscription.api.rate.limit"].with_user(self.env.ref("base.user_admin")).search([]))
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestRateLimitAcrossWorkers(CommittedDataCase):
+    """The counter on real, separate database cursors, as Odoo worker processes use them."""
+
+    def setUp(self):
+        super().setUp()
+        self.user_id = self.env.ref("base.user_demo").id
+        self.addCleanup(self._delete_counters)
+        # 100 increments take well under a second: start them away from a minute boundary
+        seconds_left = 60 - datetime.now().second
+        if seconds_left < 10:
+            time.sleep(seconds_left + 1)
+
+    def _delete_counters(self):
+        with self.env.registry.cursor() as cr:
+            cr.execute("DELETE FROM subscription_api_rate_limit WHERE user_id = %s", [self.user_id])
+
+    def test_rolled_back_request_still_counts_and_holds_no_lock(self):
+        """Worker 1 counts request 1 and keeps its own transaction open; worker 2 counts at once
+        (request 2, not blocked by a row lock); worker 1's transaction is rolled back (a failed
+        request) and worker 2's next count is 3: the rollback undid nothing."""
+        env1, env2 = self._env(), self._env()
+        first, _seconds = env1["subscription.api.rate.limit"]._count_request(self.user_id)
+        outcome = {}
+        thread = threading.Thread(
+            target=lambda: outcome.update(second=env2["subscription.api.rate.limit"]._count_request(self.user_id))
+        )
+        thread.start()
+        thread.join(timeout=10)
+        self.assertFalse(thread.is_alive(), "worker 2 waited for worker 1's transaction")
+        env1.cr.rollback()
+        third, _seconds = env2["subscription.api.rate.limit"]._count_request(self.user_id)
+        self.assertEqual((first, outcome["second"][0], third), (1, 2, 3))
+
+    def test_four_workers_counting_at_once_lose_no_request(self):
+        """Four threads with their own cursors count 25 requests each at the same time: the
+        counts handed out are exactly 1..100 (4 x 25), each once: no lost or doubled increment."""
+        counts = []
+        lock = threading.Lock()
+
+        def worker():
+            with self.env.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                for _i in range(25):
+                    count, _seconds = env["subscription.api.rate.limit"]._count_request(self.user_id)
+                    with lock:
+                        counts.append(count)
+
+        threads = [threading.Thread(target=worker) for _i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(sorted(counts), list(range(1, 101)))
