@@ -22,6 +22,7 @@ from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError, 
 from odoo.http import request
 from odoo.tools import float_repr
 
+from ..billing_core.rate_limit import decide
 from .api_openapi import API_PREFIX, schema_for
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ TITLES = {
     404: "Not Found",
     409: "Conflict",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
 }
 _validators = {}
@@ -215,12 +217,45 @@ def api_route(path, method, body_schema=None):
 
 
 def _dispatch(controller, handler, method, body_schema, kwargs):
+    rate_headers = []
+    response = _dispatch_counted(controller, handler, method, body_schema, kwargs, rate_headers)
+    for name, value in rate_headers:
+        response.headers[name] = value
+    return response
+
+
+def _check_rate_limit(env, uid, rate_headers):
+    """Count the request of ``uid``; fill ``rate_headers``; a 429 :class:`ApiError` over the limit."""
+    RateLimit = env["subscription.api.rate.limit"].sudo()
+    limit = RateLimit._get_limit()
+    if not limit:
+        return
+    count, seconds_to_reset = RateLimit._count_request(uid)
+    allowed, headers = decide(limit, count, seconds_to_reset)
+    rate_headers.extend(headers)
+    if not allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            env._(
+                "Too many requests: %(limit)s per minute are allowed for this API key. "
+                "Try again in %(seconds)s seconds.",
+                limit=limit,
+                seconds=dict(headers)["Retry-After"],
+            ),
+        )
+
+
+def _dispatch_counted(controller, handler, method, body_schema, kwargs, rate_headers):
     env = request.env
     env = env(context=dict(env.context, lang=negotiate_lang(env)))
     cr = env.cr
     try:
+        uid = _authenticate(env)  # reads only
+        # before the savepoint: the count commits in its own cursor, which in tests nests in the
+        # request's transaction and would be undone with the savepoint of a refused call
+        _check_rate_limit(env, uid, rate_headers)
         with cr.savepoint():
-            uid = _authenticate(env)
             request.update_env(user=uid, context=dict(env.context))
             request.session.can_save = False
             env = request.env

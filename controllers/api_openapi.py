@@ -933,6 +933,46 @@ PATHS.update(
     }
 )
 
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {
+        "description": "Requests per minute allowed for the API key's user (absent when the limit is off).",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current one-minute window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the current window ends and the count starts again.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 60},
+    },
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before the next request is accepted (the start of the next window).",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 60},
+}
+
+
+def _add_rate_limit(paths):
+    """Every operation may answer 429 (rate limited); every answer carries the RateLimit-* headers."""
+    for operations in paths.values():
+        for operation in operations.values():
+            responses = {
+                **operation["responses"],
+                "429": {
+                    "description": "Too many requests for the key's user in this minute; retry after `Retry-After`.",
+                    "headers": {"Retry-After": RETRY_AFTER_HEADER},
+                    **PROBLEM_RESPONSE,
+                },
+            }
+            operation["responses"] = {
+                status: {**response, "headers": {**RATE_LIMIT_HEADERS, **response.get("headers", {})}}
+                for status, response in responses.items()
+            }
+
+
+_add_rate_limit(PATHS)
+
 
 def openapi_document(server_url="/"):
     """The OpenAPI 3.1 document (a new dict on each call)."""

@@ -66,3 +66,4 @@ from . import subscription_plan_self_service
 from . import subscription_subscription_self_service
 from . import sepa_mandate_online
 from . import subscription_signup
+from . import subscription_api_rate_limit

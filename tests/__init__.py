@@ -39,3 +39,4 @@ from . import test_getting_paid
 from . import test_cancellation_button
 from . import test_portal_self_service
 from . import test_signup
+from . import test_api_rate_limit
