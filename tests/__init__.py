@@ -36,3 +36,4 @@ from . import test_webhook_workers
 from . import test_api_quickstart
 from . import test_webhook_payment_events
 from . import test_getting_paid
+from . import test_usage_ingest_batch
