@@ -131,7 +131,8 @@ class SubscriptionUsageRecord(models.Model):
         """
         Subscription = self.env["subscription.subscription"]
         Metric = self.env["subscription.usage.metric"]
-        records = [self._resolve_customer_subscription(record) for record in records]
+        resolved = {}  # (partner, metric code, metric id) -> resolution, one search per distinct customer and metric
+        records = [self._resolve_customer_subscription(record, cache=resolved) for record in records]
         sub_ids = {r.get("subscription_id") for r in records if r.get("subscription_id")}
         subscriptions = {s.id: s for s in Subscription.browse(sub_ids).exists()}
         metric_codes = {r.get("metric") for r in records if r.get("metric")}
@@ -292,15 +293,26 @@ class SubscriptionUsageRecord(models.Model):
             for vals in vals_list
         ]
 
-    def _resolve_customer_subscription(self, record):
+    def _resolve_customer_subscription(self, record, cache=None):
         """A record given by customer (``partner_id``) and metric gets that customer's subscription.
 
         The customer's one running subscription that meters the metric is
         used; none or several leave ``subscription_id`` empty and the reason
-        in ``_resolution_error``.
+        in ``_resolution_error``. ``cache`` (a dict kept by the caller for a
+        batch) holds the resolution of each customer and metric seen.
         """
         if record.get("subscription_id") or not record.get("partner_id"):
             return record
+        key = (record["partner_id"], record.get("metric"), record.get("metric_id"))
+        if cache is None or not all(isinstance(part, (int, str, type(None))) for part in key):
+            return self._resolve_customer_subscription_uncached(record)
+        if key not in cache:
+            resolved = self._resolve_customer_subscription_uncached(record)
+            cache[key] = {name: resolved[name] for name in ("subscription_id", "_resolution_error") if name in resolved}
+        return dict(record, **cache[key])
+
+    def _resolve_customer_subscription_uncached(self, record):
+        """The resolution of :meth:`_resolve_customer_subscription` for one record."""
         record = dict(record)
         partner = self.env["res.partner"].browse(record["partner_id"]).exists()
         metric_code = record.get("metric")

@@ -123,3 +123,25 @@ class TestUsageIngestBatch(SubscriptionCommon):
         self.assertFalse(result["errors"], sub.billing_error)
         self.assertEqual(result["invoices"].amount_untaxed, 108.25, "100 hosting + (4 + 10 + 2.5) × 0.50")
         self.assertEqual(len(records.filtered("invoice_line_id")), 3, "every stored record is billed once")
+
+    def test_records_by_customer_resolve_once_per_customer_and_metric(self):
+        """Three records by ``partner_id`` of the customer (one running subscription metering the
+        metric) and one of a customer id that does not exist, in one batch: the three are stored on
+        that subscription (3 records, 1 + 2 + 3 = 6 units), the fourth is rejected with
+        "Customer <id> does not exist."."""
+        sub = self._start(plan=self.plan)
+        missing = self.env["res.partner"].search([], order="id desc", limit=1).id + 1000
+        by_customer = [
+            {"partner_id": self.customer.id, "metric": self.metric.code, "quantity": quantity} for quantity in (1, 2, 3)
+        ]
+        records = [
+            dict(values, timestamp=f"2026-01-0{index + 2}T10:00:00", idempotency_key=f"cust-{index}")
+            for index, values in enumerate(by_customer)
+        ]
+        records.append(dict(records[0], partner_id=missing, idempotency_key="cust-missing"))
+        results = self.env["subscription.usage.record"]._ingest(records)
+        self.assertEqual([r["status"] for r in results], ["created", "created", "created", "rejected"])
+        self.assertEqual(results[3]["error"], f"Customer {missing} does not exist.")
+        stored = self.env["subscription.usage.record"].search([("subscription_id", "=", sub.id)])
+        self.assertEqual(len(stored), 3)
+        self.assertEqual(sum(stored.mapped("quantity")), 6.0)
