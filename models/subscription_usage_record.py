@@ -1,5 +1,6 @@
 import logging
 import math
+from collections import defaultdict
 from datetime import datetime, timezone
 
 from psycopg2 import errors as pg_errors
@@ -130,7 +131,8 @@ class SubscriptionUsageRecord(models.Model):
         """
         Subscription = self.env["subscription.subscription"]
         Metric = self.env["subscription.usage.metric"]
-        records = [self._resolve_customer_subscription(record) for record in records]
+        resolved = {}  # (partner, metric code, metric id) -> resolution, one search per distinct customer and metric
+        records = [self._resolve_customer_subscription(record, cache=resolved) for record in records]
         sub_ids = {r.get("subscription_id") for r in records if r.get("subscription_id")}
         subscriptions = {s.id: s for s in Subscription.browse(sub_ids).exists()}
         metric_codes = {r.get("metric") for r in records if r.get("metric")}
@@ -158,6 +160,14 @@ class SubscriptionUsageRecord(models.Model):
             ):
                 existing[(rec.subscription_id.id, rec.idempotency_key)] = rec.id
 
+        lines_by_pair = defaultdict(lambda: self.env["subscription.line"])
+        for line in self.env["subscription.line"].search_fetch(
+            [("subscription_id", "in", list(subscriptions)), ("line_type", "=", "usage")],
+            ["subscription_id", "metric_id", "line_type", "usage_billed_until"],
+        ):
+            lines_by_pair[(line.subscription_id.id, line.metric_id.id)] |= line
+        today = fields.Date.context_today(self)
+
         results, to_create, seen = [], [], {}
         for record in records:
             key = record.get("idempotency_key")
@@ -174,7 +184,13 @@ class SubscriptionUsageRecord(models.Model):
             if subscription and (subscription.id, key) in existing:
                 result.update(status="duplicate", id=existing[(subscription.id, key)])
                 continue
-            error = self._check_usage_input(record, subscription, metric)
+            error = self._check_usage_input(
+                record,
+                subscription,
+                metric,
+                today=today,
+                lines=lines_by_pair[(subscription.id, metric.id)] if subscription and metric else None,
+            )
             if error:
                 result["error"] = error
                 continue
@@ -189,6 +205,7 @@ class SubscriptionUsageRecord(models.Model):
                     result,
                     {
                         "subscription_id": subscription.id,
+                        "company_id": subscription.company_id.id,
                         "metric_id": metric.id,
                         "quantity": float(record["quantity"]),
                         "timestamp": self._parse_timestamp(record["timestamp"]),
@@ -199,7 +216,12 @@ class SubscriptionUsageRecord(models.Model):
                 )
             )
         if to_create:
-            created = self._create_usage_records([vals for _result, vals in to_create])
+            vals_list = [vals for _result, vals in to_create]
+            created = self._insert_usage_records(vals_list)
+            if created is None:  # the set-based insert failed: isolate the failing records through the ORM
+                created = self._create_usage_records(
+                    [{name: value for name, value in vals.items() if name != "company_id"} for vals in vals_list]
+                )
             for (result, vals), rec in zip(to_create, created, strict=True):
                 if isinstance(rec, str):
                     result.update(status="rejected", error=rec)
@@ -211,15 +233,86 @@ class SubscriptionUsageRecord(models.Model):
                     )
         return results
 
-    def _resolve_customer_subscription(self, record):
+    def _insert_usage_records(self, vals_list):
+        """Store checked values with one ``INSERT ... ON CONFLICT DO NOTHING``; one entry per input, or ``None``.
+
+        An entry is the new record, or ``None`` when the key was stored
+        meanwhile by a concurrent ingestion (the unique constraint on
+        (subscription, idempotency key) decides, not this method). The values
+        are converted as the ORM converts them (rounding, JSON), the log
+        columns are filled, and the new rows pass the same access check
+        (model rights and record rules for ``create``) as an ORM create.
+        Returns ``None`` if the statement fails, rolled back to its savepoint.
+        """
+        self.env.flush_all()
+        field_names = [
+            "subscription_id",
+            "company_id",
+            "metric_id",
+            "quantity",
+            "timestamp",
+            "value",
+            "attributes",
+            "idempotency_key",
+        ]
+        now, uid = self.env.cr.now(), self.env.uid
+        rows = [
+            SQL(
+                "(%s)",
+                SQL(", ").join(
+                    [self._fields[name].convert_to_column_insert(vals[name], self) for name in field_names]
+                    + [uid, now, uid, now]
+                ),
+            )
+            for vals in vals_list
+        ]
+        columns = [*field_names, "create_uid", "create_date", "write_uid", "write_date"]
+        query = SQL(
+            "INSERT INTO %s (%s) VALUES %s ON CONFLICT (subscription_id, idempotency_key) DO NOTHING "
+            "RETURNING id, subscription_id, idempotency_key",
+            SQL.identifier(self._table),
+            SQL(", ").join(SQL.identifier(column) for column in columns),
+            SQL(", ").join(rows),
+        )
+        try:
+            with self.env.cr.savepoint():
+                inserted = {(sub_id, key): rec_id for rec_id, sub_id, key in self.env.execute_query(query)}
+                records = self.browse(inserted.values())
+                records.check_access("create")
+                records._check_company()
+        except Exception:  # noqa: BLE001 - the caller falls back to the ORM, record by record
+            _logger.info("Set-based insert of %s usage records failed, retrying record by record", len(vals_list))
+            self.env.invalidate_all()
+            return None
+        # the ORM cache may hold stale one2many/aggregate values of the subscriptions: drop it
+        self.env.invalidate_all()
+        return [
+            self.browse(inserted[(vals["subscription_id"], vals["idempotency_key"])])
+            if (vals["subscription_id"], vals["idempotency_key"]) in inserted
+            else None
+            for vals in vals_list
+        ]
+
+    def _resolve_customer_subscription(self, record, cache=None):
         """A record given by customer (``partner_id``) and metric gets that customer's subscription.
 
         The customer's one running subscription that meters the metric is
         used; none or several leave ``subscription_id`` empty and the reason
-        in ``_resolution_error``.
+        in ``_resolution_error``. ``cache`` (a dict kept by the caller for a
+        batch) holds the resolution of each customer and metric seen.
         """
         if record.get("subscription_id") or not record.get("partner_id"):
             return record
+        key = (record["partner_id"], record.get("metric"), record.get("metric_id"))
+        if cache is None or not all(isinstance(part, (int, str, type(None))) for part in key):
+            return self._resolve_customer_subscription_uncached(record)
+        if key not in cache:
+            resolved = self._resolve_customer_subscription_uncached(record)
+            cache[key] = {name: resolved[name] for name in ("subscription_id", "_resolution_error") if name in resolved}
+        return dict(record, **cache[key])
+
+    def _resolve_customer_subscription_uncached(self, record):
+        """The resolution of :meth:`_resolve_customer_subscription` for one record."""
         record = dict(record)
         partner = self.env["res.partner"].browse(record["partner_id"]).exists()
         metric_code = record.get("metric")
@@ -285,8 +378,12 @@ class SubscriptionUsageRecord(models.Model):
             parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
         return parsed
 
-    def _check_usage_input(self, record, subscription, metric):
-        """The translated reason why ``record`` cannot be stored, or ``False``."""
+    def _check_usage_input(self, record, subscription, metric, today=None, lines=None):
+        """The translated reason why ``record`` cannot be stored, or ``False``.
+
+        ``today`` and the subscription's usage ``lines`` of the metric may be
+        given by a caller that checks a batch (fetched once for all records).
+        """
         if record.get("_resolution_error"):
             return record["_resolution_error"]
         if not record.get("idempotency_key"):
@@ -313,11 +410,13 @@ class SubscriptionUsageRecord(models.Model):
             return self.env._(
                 "Field timestamp must be an ISO 8601 date and time, got %(value)s.", value=record.get("timestamp")
             )
-        if bounds.check_date(timestamp, fields.Date.context_today(self), self._get_date_horizon_years()):
+        if bounds.check_date(timestamp, today or fields.Date.context_today(self), self._get_date_horizon_years()):
             return self.env._(
                 "Field timestamp %(value)s lies outside the plausible range of dates.", value=record.get("timestamp")
             )
-        line = subscription.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id == metric)
+        if lines is None:
+            lines = subscription.line_ids.filtered(lambda line: line.line_type == "usage" and line.metric_id == metric)
+        line = lines
         if not line:
             return self.env._(
                 "Subscription %(sub)s does not meter %(metric)s.", sub=subscription.name, metric=metric.code

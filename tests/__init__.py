@@ -40,3 +40,4 @@ from . import test_cancellation_button
 from . import test_portal_self_service
 from . import test_signup
 from . import test_api_rate_limit
+from . import test_usage_ingest_batch
