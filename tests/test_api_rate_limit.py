@@ -2,7 +2,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -194,13 +194,16 @@ class TestRateLimitAcrossWorkers(CommittedDataCase):
         counts = []
         lock = threading.Lock()
 
+        # _count_request opens and commits its own cursor per call. No environment is created in
+        # the threads: that takes the registry lock, which Odoo's test runner holds in the main
+        # thread while it joins them (a worker process does not share it).
+        counter = self.env["subscription.api.rate.limit"]
+
         def worker():
-            with self.env.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                for _i in range(25):
-                    count, _seconds = env["subscription.api.rate.limit"]._count_request(self.user_id)
-                    with lock:
-                        counts.append(count)
+            for _i in range(25):
+                count, _seconds = counter._count_request(self.user_id)
+                with lock:
+                    counts.append(count)
 
         threads = [threading.Thread(target=worker) for _i in range(4)]
         for thread in threads:
