@@ -23,48 +23,58 @@ from odoo.tools import mute_logger
 from .common import SubscriptionCommon
 
 
+def set_up_test_dunning_levels(cls):
+    """Give the test company (``cls.env.company``) the four test levels and the 2026 base rate.
+
+    Sets ``cls.company``, ``cls.reminder`` (7 days, free), ``cls.first`` (21 days, 2.50 € fee,
+    interest, € 40 flat fee, own invoice), ``cls.second`` (35 days, 5.00 € fee, interest, suspends,
+    next invoice, activity) and ``cls.final`` (49 days, cancels); base rate 1.50 % from 1 January 2026.
+    """
+    cls.company = cls.env.company
+    cls.company.dunning_flat_fee_b2b = True
+    Rate = cls.env["subscription.dunning.base.rate"]
+    rate_2026 = Rate.search([("date_from", "=", date(2026, 1, 1))])
+    if rate_2026:
+        rate_2026.rate = 1.50
+    else:
+        Rate.create({"date_from": date(2026, 1, 1), "rate": 1.50})
+    Level = cls.env["subscription.dunning.level"]
+    template = cls.env.ref("subscription_billing.mail_template_dunning_letter")
+    common = {"company_id": cls.company.id, "mail_template_id": template.id}
+    cls.reminder = Level.create({**common, "name": "Payment reminder", "days_after_due": 7})
+    cls.first = Level.create(
+        {
+            **common,
+            "name": "First dunning notice",
+            "days_after_due": 21,
+            "fee_amount": 2.50,
+            "charge_interest": True,
+            "charge_flat_fee": True,
+            "fee_invoicing": "own_invoice",
+        }
+    )
+    cls.second = Level.create(
+        {
+            **common,
+            "name": "Second dunning notice",
+            "days_after_due": 35,
+            "fee_amount": 5.00,
+            "charge_interest": True,
+            "charge_flat_fee": True,
+            "fee_invoicing": "next_invoice",
+            "action": "suspend",
+            "create_activity": True,
+        }
+    )
+    cls.final = Level.create({**common, "name": "Final dunning notice", "days_after_due": 49, "action": "cancel"})
+
+
 @tagged("post_install", "-at_install", "subscription_billing")
 class TestDunning(SubscriptionCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company = cls.env.company
-        cls.company.dunning_flat_fee_b2b = True
-        Rate = cls.env["subscription.dunning.base.rate"]
-        rate_2026 = Rate.search([("date_from", "=", date(2026, 1, 1))])
-        if rate_2026:
-            rate_2026.rate = 1.50
-        else:
-            Rate.create({"date_from": date(2026, 1, 1), "rate": 1.50})
-        Level = cls.env["subscription.dunning.level"]
-        template = cls.env.ref("subscription_billing.mail_template_dunning_letter")
-        common = {"company_id": cls.company.id, "mail_template_id": template.id}
-        cls.reminder = Level.create({**common, "name": "Payment reminder", "days_after_due": 7})
-        cls.first = Level.create(
-            {
-                **common,
-                "name": "First dunning notice",
-                "days_after_due": 21,
-                "fee_amount": 2.50,
-                "charge_interest": True,
-                "charge_flat_fee": True,
-                "fee_invoicing": "own_invoice",
-            }
-        )
-        cls.second = Level.create(
-            {
-                **common,
-                "name": "Second dunning notice",
-                "days_after_due": 35,
-                "fee_amount": 5.00,
-                "charge_interest": True,
-                "charge_flat_fee": True,
-                "fee_invoicing": "next_invoice",
-                "action": "suspend",
-                "create_activity": True,
-            }
-        )
-        cls.final = Level.create({**common, "name": "Final dunning notice", "days_after_due": 49, "action": "cancel"})
+        set_up_test_dunning_levels(cls)
         cls.business = cls.env["res.partner"].create(
             {"name": "Nordwind GmbH", "is_company": True, "email": "ap@nordwind.example"}
         )

@@ -12,6 +12,7 @@ from odoo import Command
 from odoo.tests import tagged
 from odoo.tests.common import freeze_time
 
+from .test_dunning import set_up_test_dunning_levels
 from .test_payment_charging import ChargingCommon
 
 
@@ -20,29 +21,9 @@ class TestGettingPaid(ChargingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company = cls.env.company
-        cls.company.dunning_flat_fee_b2b = True
-        Rate = cls.env["subscription.dunning.base.rate"]
-        rate_2026 = Rate.search([("date_from", "=", date(2026, 1, 1))])
-        if rate_2026:
-            rate_2026.rate = 1.50
-        else:
-            Rate.create({"date_from": date(2026, 1, 1), "rate": 1.50})
-        Level = cls.env["subscription.dunning.level"]
-        template = cls.env.ref("subscription_billing.mail_template_dunning_letter")
-        common = {"company_id": cls.company.id, "mail_template_id": template.id}
-        cls.reminder = Level.create({**common, "name": "Payment reminder", "days_after_due": 7})
-        cls.first_notice = Level.create(
-            {
-                **common,
-                "name": "First dunning notice",
-                "days_after_due": 21,
-                "fee_amount": 2.50,
-                "charge_interest": True,
-                "charge_flat_fee": True,
-                "fee_invoicing": "own_invoice",
-            }
-        )
+        # the levels of test_dunning.py: reminder 7 days; first notice 21 days (2.50 € fee, interest,
+        # € 40 flat fee for businesses, own invoice); second 35 days; final 49 days
+        set_up_test_dunning_levels(cls)
         cls.card_customer = cls.env["res.partner"].create(
             {"name": "Kartenfirma GmbH", "is_company": True, "email": "ap@kartenfirma.example"}
         )
@@ -80,7 +61,7 @@ class TestGettingPaid(ChargingCommon):
           for the transfer customer next to the card customer's first notice, listing both of its
           overdue items (200.00 + 43.71 = 243.71).
         - 30 Jan: the card customer pays 115.00: no further dunning entry for that invoice on 19 Feb
-          (42 days since 8 Jan would be past every level).
+          (42 days since 8 Jan would reach the second notice, 35 days).
         """
         token = self._token(partner=self.card_customer, state="cancel", ref="4000")
         card_sub = self._start(partner=self.card_customer, payment_method="token", payment_token_id=token.id)
@@ -131,7 +112,7 @@ class TestGettingPaid(ChargingCommon):
             [
                 {
                     "partner_id": self.card_customer.id,
-                    "level_id": self.first_notice.id,
+                    "level_id": self.first.id,
                     "amount_overdue": 115.00,
                     "fee_amount": 2.50,
                     "flat_fee_amount": 40.00,
@@ -140,7 +121,7 @@ class TestGettingPaid(ChargingCommon):
                 }
             ],
         )
-        self.assertEqual(self._entries(card_invoice).level_id, self.reminder | self.first_notice)
+        self.assertEqual(self._entries(card_invoice).level_id, self.reminder | self.first)
 
         with freeze_time("2026-01-30 10:00:00"):
             self.env["account.payment.register"].with_context(
@@ -150,6 +131,6 @@ class TestGettingPaid(ChargingCommon):
         self._dun(date(2026, 2, 19))
         self.assertEqual(
             self._entries(card_invoice).level_id,
-            self.reminder | self.first_notice,
+            self.reminder | self.first,
             "a paid invoice climbs no further",
         )
