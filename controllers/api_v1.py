@@ -264,9 +264,12 @@ class SubscriptionApiV1(http.Controller):
             raise ApiError(422, "invalid_plan", env._("Plan %(plan)s does not exist.", plan=value), field)
         return plan
 
-    def _create_subscription(self, env, body, today):
+    def _create_subscription(self, env, body, today, name=None):
         """Create the subscription of a create body through the model's own methods (lines from
-        the plan or the given products, coupon, start); the controller adds no rule of its own."""
+        the plan or the given products, coupon, start); the controller adds no rule of its own.
+
+        ``name`` replaces the sequence number (the preview, rolled back, must not consume one: a
+        sequence does not roll back with the transaction)."""
         customer = env["res.partner"].search([*self._customer_domain(env), ("id", "=", body["customer_id"])])
         if not customer:
             raise ApiError(
@@ -282,6 +285,8 @@ class SubscriptionApiV1(http.Controller):
             "start_date": body.get("start_date") or today,
             "company_id": plan.company_id.id or customer.company_id.id or env.company.id,
         }
+        if name:
+            vals["name"] = name
         if body.get("trial_end_date"):
             vals["trial_end_date"] = body["trial_end_date"]
         sub = env["subscription.subscription"].create(vals)
@@ -329,7 +334,7 @@ class SubscriptionApiV1(http.Controller):
         today = fields.Date.context_today(env.user)
         try:
             with env.cr.savepoint():
-                sub = self._create_subscription(env, {**body, "start": True}, today)
+                sub = self._create_subscription(env, {**body, "start": True}, today, name=env._("Preview"))
                 date_ref = sub.next_invoice_date or sub.start_date
                 result = sub._run_billing(date_ref)
                 if result["errors"]:

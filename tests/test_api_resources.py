@@ -146,9 +146,12 @@ class TestApiResources(ApiCommon):
 
     def test_preview_computes_first_invoice_and_writes_nothing(self):
         """Plan API1 from 2026-01-01: January in advance, 100.00 + 19 % tax 19.00 = 119.00; the
-        usage line has nothing yet (0.00). No subscription, invoice or line remains afterwards."""
+        usage line has nothing yet (0.00). No subscription, invoice or line remains afterwards, and
+        no subscription number is used up (PostgreSQL sequences do not roll back)."""
         Sub, Move = self.env["subscription.subscription"], self.env["account.move"]
         before = (Sub.search_count([]), Move.search_count([]))
+        sequence = self.env["ir.sequence"].search([("code", "=", "subscription.subscription")], limit=1)
+        next_number = sequence.number_next_actual
         body = {"customer_id": self.api_customer.id, "plan_code": "API1", "start_date": "2026-01-01"}
         status, preview, _response = self._call("POST", "/subscriptions/preview", body)
         self.assertEqual(status, 200, preview)
@@ -158,6 +161,8 @@ class TestApiResources(ApiCommon):
         hosting = [line for line in preview["lines"] if line["unit_price"] == "100.00"]
         self.assertEqual((hosting[0]["period_start"], hosting[0]["period_end"]), ("2026-01-01", "2026-01-31"))
         self.assertEqual((Sub.search_count([]), Move.search_count([])), before)
+        sequence.invalidate_recordset(["number_next_actual"])
+        self.assertEqual(sequence.number_next_actual, next_number, "the preview used up a subscription number")
 
     def test_lifecycle_pause_resume_cancel_reactivate(self):
         """Pause on 2026-02-01, pausing again is refused (409), resume on 2026-03-01, give notice
