@@ -10,6 +10,10 @@ from odoo.tools import email_normalize
 _logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNUPS_PER_IP = 5
+DEFAULT_VIES_TIMEOUT = 5  # seconds; the signup request waits this long at most for VIES
+
+#: VAT prefixes that are not the ISO code of the address's country
+VAT_PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}
 
 
 class SubscriptionSignup(models.Model):
@@ -31,11 +35,17 @@ class SubscriptionSignup(models.Model):
     email = fields.Char(required=True, readonly=True)
     ip_address = fields.Char(string="IP Address", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True)
-    contact_id = fields.Many2one("res.partner", string="Contact", readonly=True, help="Who gets the portal account.")
+    contact_id = fields.Many2one("res.partner", readonly=True, help="Who gets the portal account.")
     subscription_id = fields.Many2one("subscription.subscription", readonly=True, index=True, check_company=True)
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     terms_accepted = fields.Boolean(readonly=True)
     withdrawal_acknowledged = fields.Boolean(readonly=True)
+    vat_vies_state = fields.Selection(
+        [("valid", "Valid in VIES"), ("unreachable", "VIES unreachable: format checked only")],
+        string="VIES Check",
+        readonly=True,
+        help="Set when the company verifies VAT numbers with VIES (base_vat's setting).",
+    )
     payment_choice = fields.Selection(
         [("sepa", "SEPA direct debit"), ("trial", "Trial without payment method"), ("card", "Payment provider")],
         readonly=True,
@@ -100,6 +110,12 @@ class SubscriptionSignup(models.Model):
             errors["country_id"] = self.env._("Please choose your country.")
         if vat and not eu_vat.is_valid(vat):
             errors["vat"] = self.env._("The VAT number %(vat)s is not valid.", vat=vat)
+        elif vat and country and VAT_PREFIX_COUNTRY.get(vat[:2], vat[:2]) != country.code:
+            errors["vat"] = self.env._(
+                "The VAT number %(vat)s is not from %(country)s, the country of your address.",
+                vat=vat,
+                country=country.name,
+            )
         if payment == "trial" and (not plan.trial_period_count or plan.requires_payment_method):
             errors["payment"] = self.env._("Plan %(plan)s needs a payment method.", plan=plan.name)
         if payment == "card" and not self._card_payment_available():
@@ -142,6 +158,29 @@ class SubscriptionSignup(models.Model):
                 is_validation=True,
             )
         )
+
+    @api.model
+    def _check_vat_vies(self, vat):
+        """VIES check of a (format-valid) EU VAT number, only where the company enabled base_vat's
+        "Verify VAT Numbers": ``None`` (not enabled), ``"valid"``, ``"invalid"`` or ``"unreachable"``.
+
+        VIES down or slow (timeout ``subscription_billing.signup_vies_timeout``) does not block the signup:
+        the number was checked for format and country; ``unreachable`` is recorded and noted for the team.
+        """
+        company = self.env.company
+        if not vat or "vat_check_vies" not in company._fields or not company.vat_check_vies:
+            return None
+        timeout = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("subscription_billing.signup_vies_timeout", DEFAULT_VIES_TIMEOUT)
+        )
+        try:
+            result = eu_vat.check_vies(vat, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 - network, SOAP fault or a missing SOAP library: all "unreachable"
+            _logger.info("VIES check of %s failed (%s): format check only.", vat, error)
+            return "unreachable"
+        return "valid" if result["valid"] else "invalid"
 
     @api.model
     def _check_rate_limit(self, ip_address, now):
@@ -203,8 +242,17 @@ class SubscriptionSignup(models.Model):
             return existing
         company = self.env.company
         date_ref = fields.Date.context_today(self.with_context(tz=company.partner_id.tz or "UTC"), timestamp=now)
+        vies = self._check_vat_vies(values["vat"]) if values["kind"] == "company" else None
+        if vies == "invalid":
+            raise ValidationError(
+                self.env._("The VAT number %(vat)s is not valid according to VIES.", vat=values["vat"])
+            )
         Partner = self.env["res.partner"].sudo()
-        partner = Partner.create(self._prepare_partner_values(values))
+        partner_values = self._prepare_partner_values(values)
+        if vies and "vies_valid" in Partner._fields:
+            # checked just now: base_vat need not ask VIES again (a reverse charge needs "valid")
+            partner_values["vies_valid"] = vies == "valid"
+        partner = Partner.create(partner_values)
         contact = partner
         if values["kind"] == "company":
             contact = Partner.create(
@@ -222,6 +270,7 @@ class SubscriptionSignup(models.Model):
                 "terms_accepted": True,
                 "withdrawal_acknowledged": values["kind"] == "person",
                 "payment_choice": values["payment"],
+                "vat_vies_state": vies if vies in ("valid", "unreachable") else False,
             }
         )
         subscription = (
@@ -238,6 +287,15 @@ class SubscriptionSignup(models.Model):
             )
         )
         signup.subscription_id = subscription
+        if vies == "unreachable":
+            subscription.message_post(
+                body=self.env._(
+                    "VIES could not be reached: VAT number %(vat)s was checked for format and country only. "
+                    "Verify it before relying on a reverse charge.",
+                    vat=values["vat"],
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
         if values["payment"] == "card":
             # the subscription starts when the provider confirms the payment method (_complete_with_token);
             # until then it is a draft: nothing is billed, no welcome e-mail, no portal account
