@@ -61,9 +61,13 @@ class SubscriptionSubscription(models.Model):
             currency_id=self.currency_id.id,
             force_tokenization=True,
             is_validation=True,
-        ).filtered(lambda p: not p.available_currency_ids or self.currency_id in p.available_currency_ids)
-        methods = self.env["payment.method"].sudo()._get_compatible_payment_methods(
-            providers.ids, partner.id, currency_id=self.currency_id.id, force_tokenization=True
+        )
+        methods = (
+            self.env["payment.method"]
+            .sudo()
+            ._get_compatible_payment_methods(
+                providers.ids, partner.id, currency_id=self.currency_id.id, force_tokenization=True
+            )
         )
         return providers, methods
 
