@@ -175,6 +175,6 @@ class SubscriptionSignupController(http.Controller):
                 "countries": request.env["res.country"].sudo().search([]),
                 "company_sudo": family_sudo.env.company,
                 "trial_allowed": bool(plan_sudo.trial_period_count and not plan_sudo.requires_payment_method),
-                "card_available": Signup._card_payment_available(),
+                "card_available": Signup._card_payment_available(currency),
             },
         )

@@ -145,8 +145,9 @@ class SubscriptionSignup(models.Model):
         return values, errors
 
     @api.model
-    def _card_payment_available(self):
-        """Whether a provider of the company can save a payment method (tokenization) for a signup."""
+    def _card_payment_available(self, currency=None):
+        """Whether a provider of the company can save a payment method (tokenization) for a signup
+        (in ``currency``, the subscription's, where known)."""
         return bool(
             self.env["payment.provider"]
             .sudo()
@@ -154,6 +155,7 @@ class SubscriptionSignup(models.Model):
                 self.env.company.id,
                 self.env.company.partner_id.id,
                 0.0,
+                currency_id=currency.id if currency else None,
                 force_tokenization=True,
                 is_validation=True,
             )
@@ -237,6 +239,12 @@ class SubscriptionSignup(models.Model):
             raise ValidationError("\n".join(errors.values()))
         if not values["submission_key"]:
             raise UserError(self.env._("The signup form has expired: please load the page again."))
+        if values["payment"] == "card" and not self._card_payment_available(currency):
+            raise ValidationError(
+                self.env._(
+                    "Payment by card or another provider's method is not available: please choose SEPA direct debit."
+                )
+            )
         existing = self.sudo().search([("submission_key", "=", values["submission_key"])], limit=1)
         if existing:
             return existing

@@ -363,3 +363,15 @@ class TestSignupWithCard(PaymentFormCommon, HttpCase):
         self.assertEqual(sub.state, "active")
         self.assertEqual(sub.payment_method, "token")
         self.assertEqual(sub.payment_token_id.payment_details, "4242")
+
+    def test_tour_signup_with_card_in_german(self):
+        self.env["res.lang"]._activate_lang("de_DE")
+        self.env["ir.module.module"]._load_module_terms(
+            ["portal", "payment", "subscription_billing"], ["de_DE"], overwrite=True
+        )
+        self.env.invalidate_all()
+        self.start_tour(f"/de/subscribe/{self.family.id}?currency=EUR&period=month", "subscription_signup_card_de")
+        sub = self.env["subscription.signup"].search([("email", "=", "carla.tour.de@example.com")]).subscription_id
+        self.assertEqual(sub.state, "active")
+        self.assertEqual(sub.payment_token_id.payment_details, "4242")
+        self.assertEqual(sub.partner_id.lang, "de_DE")

@@ -39,8 +39,8 @@ registry.category("web_tour.tours").add("subscription_portal_add_card_de", {
 });
 
 /** A visitor signs up paying by card: the subscription starts once the card is confirmed. */
-registry.category("web_tour.tours").add("subscription_signup_card", {
-    steps: () => [
+function signupCardSteps({ email, welcome }) {
+    return [
         {
             content: "Choose the plan on the pricing page",
             trigger: ".o_subscription_pricing_plan:contains(Storage Card) a.o_subscription_pricing_choose",
@@ -48,7 +48,7 @@ registry.category("web_tour.tours").add("subscription_signup_card", {
             expectUnloadPage: true,
         },
         { content: "Name", trigger: "input[name=name]", run: "edit Carla Tour" },
-        { content: "E-mail", trigger: "input[name=email]", run: "edit carla.tour@example.com" },
+        { content: "E-mail", trigger: "input[name=email]", run: `edit ${email}` },
         { content: "Street", trigger: "input[name=street]", run: "edit Hauptstraße 1" },
         { content: "ZIP", trigger: "input[name=zip]", run: "edit 10115" },
         { content: "City", trigger: "input[name=city]", run: "edit Berlin" },
@@ -63,6 +63,14 @@ registry.category("web_tour.tours").add("subscription_signup_card", {
         },
         { content: "Last step: the payment method", trigger: ".o_subscription_signup_awaiting_payment" },
         ...demoCardSteps(),
-        { content: "Welcome: the subscription has started", trigger: ".o_subscription_welcome" },
-    ],
+        { content: "Welcome: the subscription has started", trigger: `.o_subscription_welcome:contains(${welcome})` },
+    ];
+}
+
+registry.category("web_tour.tours").add("subscription_signup_card", {
+    steps: () => signupCardSteps({ email: "carla.tour@example.com", welcome: "Welcome!" }),
+});
+
+registry.category("web_tour.tours").add("subscription_signup_card_de", {
+    steps: () => signupCardSteps({ email: "carla.tour.de@example.com", welcome: "Willkommen!" }),
 });
