@@ -86,6 +86,22 @@ class TestPaymentFormHook(PaymentFormCommon):
         )
         self.assertNotEqual(self.sub_other.payment_method, "token", "the other subscription is untouched")
 
+    def test_new_card_replaces_a_sepa_mandate(self):
+        """As choosing a saved token does: the method becomes the token and the mandate is no longer used."""
+        self.env.company.sepa_creditor_identifier = "DE98ZZZ09999999999"
+        eur = self.env.ref("base.EUR")
+        eur.active = True
+        plan_eur = self._create_plan(code="PF-EUR", name="EUR card", price=10.0, currency_id=eur.id)
+        sub = self._start(plan=plan_eur, partner=self.customer, start_date=self.today)
+        mandate = sub._portal_sign_sepa_mandate(
+            "DE89370400440532013000", "Anna Müller", True, "127.0.0.1", fields.Datetime.now()
+        )
+        self.assertEqual((sub.payment_method, sub.sepa_mandate_id), ("sepa_dd", mandate))
+        tx = self._validation_tx(sub, self.customer_contact)
+        self.assertEqual(sub.payment_method, "token")
+        self.assertEqual(sub.payment_token_id, tx.token_id)
+        self.assertFalse(sub.sepa_mandate_id)
+
     def test_refused_or_cancelled_validation_leaves_the_method_unchanged(self):
         """payment_demo saves a token even for a refused card (simulated state on the token): the state of the
         transaction, not the token's existence, decides."""
