@@ -3,3 +3,4 @@ from . import api_v1
 from . import cancellation
 from . import portal_self_service
 from . import signup
+from . import payment_form

@@ -139,6 +139,12 @@ class SubscriptionSignupController(http.Controller):
         except (UserError, ValidationError) as error:
             return self._render_form(family_sudo, plan_sudo, currency, post, {"form": str(error.args[0])})
         subscription_sudo = signup.subscription_id
+        if signup.awaiting_payment_method:
+            # "card": the subscription is a draft until the payment form's validation succeeds
+            return request.redirect(
+                f"/my/subscriptions/{subscription_sudo.id}/payment-method"
+                f"?access_token={subscription_sudo._portal_ensure_token()}"
+            )
         return request.redirect(
             f"/my/subscriptions/{subscription_sudo.id}?access_token={subscription_sudo._portal_ensure_token()}"
             "&message=welcome"
@@ -169,5 +175,6 @@ class SubscriptionSignupController(http.Controller):
                 "countries": request.env["res.country"].sudo().search([]),
                 "company_sudo": family_sudo.env.company,
                 "trial_allowed": bool(plan_sudo.trial_period_count and not plan_sudo.requires_payment_method),
+                "card_available": Signup._card_payment_available(currency),
             },
         )

@@ -40,6 +40,7 @@ from . import subscription_payment_charging
 from . import payment_transaction
 from . import payment_token
 from . import subscription_subscription_payment_token
+from . import subscription_subscription_payment_form
 from . import subscription_mrr_movement
 from . import subscription_revenue_analytics
 from . import subscription_billing_forecast

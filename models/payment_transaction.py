@@ -29,6 +29,16 @@ class PaymentTransaction(models.Model):
         compute="_compute_subscription_id",
         search="_search_subscription_id",
     )
+    subscription_tokenize_id = fields.Many2one(
+        "subscription.subscription",
+        string="Payment Method For",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The customer entered a new payment method for this subscription in Odoo's payment form: "
+        "once this validation succeeds, its token becomes the subscription's payment method.",
+    )
 
     # ------------------------------------------------------------------
     # Constraints and indexes
@@ -57,7 +67,8 @@ class PaymentTransaction(models.Model):
     # ------------------------------------------------------------------
     def _post_process(self):
         """Also react to the outcome of automatic charges (asynchronous providers answer through here) and
-        take a payment method the customer saved while paying an invoice in the portal."""
+        take a payment method the customer saved while paying an invoice in the portal, or entered for a
+        subscription in the payment form (validation, see ``subscription_tokenize_id``)."""
         result = super()._post_process()
         Charging = self.env["subscription.payment.charging"]
         today = fields.Date.context_today(self)
@@ -68,4 +79,6 @@ class PaymentTransaction(models.Model):
             Charging._stop_charging(tx.sudo().invoice_ids.filtered(lambda m: m.payment_state in ("paid", "in_payment")))
             if tx.token_id:
                 Charging._use_new_token_from_portal(tx.sudo())
+        for tx in self.filtered("subscription_tokenize_id"):
+            tx.sudo().subscription_tokenize_id._payment_form_use_transaction(tx.sudo(), today)
         return result

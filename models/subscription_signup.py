@@ -10,6 +10,10 @@ from odoo.tools import email_normalize
 _logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNUPS_PER_IP = 5
+DEFAULT_VIES_TIMEOUT = 5  # seconds; the signup request waits this long at most for VIES
+
+#: VAT prefixes that are not the ISO code of the address's country
+VAT_PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}
 
 
 class SubscriptionSignup(models.Model):
@@ -31,10 +35,27 @@ class SubscriptionSignup(models.Model):
     email = fields.Char(required=True, readonly=True)
     ip_address = fields.Char(string="IP Address", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True)
+    contact_id = fields.Many2one("res.partner", readonly=True, help="Who gets the portal account.")
     subscription_id = fields.Many2one("subscription.subscription", readonly=True, index=True, check_company=True)
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     terms_accepted = fields.Boolean(readonly=True)
     withdrawal_acknowledged = fields.Boolean(readonly=True)
+    vat_vies_state = fields.Selection(
+        [("valid", "Valid in VIES"), ("unreachable", "VIES unreachable: format checked only")],
+        string="VIES Check",
+        readonly=True,
+        help="Set when the company verifies VAT numbers with VIES (base_vat's setting).",
+    )
+    payment_choice = fields.Selection(
+        [("sepa", "SEPA direct debit"), ("trial", "Trial without payment method"), ("card", "Payment provider")],
+        readonly=True,
+    )
+    awaiting_payment_method = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The customer chose to pay through a payment provider: the subscription stays a draft until the "
+        "provider confirms the payment method entered in the payment form, then it starts.",
+    )
 
     # ------------------------------------------------------------------
     # Constraints
@@ -75,7 +96,7 @@ class SubscriptionSignup(models.Model):
             else self.env["res.country"]
         )
         vat = (form.get("vat") or "").replace(" ", "").upper()
-        payment = form.get("payment") if form.get("payment") in ("sepa", "trial") else "sepa"
+        payment = form.get("payment") if form.get("payment") in ("sepa", "trial", "card") else "sepa"
         if not name:
             errors["name"] = self.env._("Please enter your name.")
         if kind == "company" and not company_name:
@@ -89,8 +110,18 @@ class SubscriptionSignup(models.Model):
             errors["country_id"] = self.env._("Please choose your country.")
         if vat and not eu_vat.is_valid(vat):
             errors["vat"] = self.env._("The VAT number %(vat)s is not valid.", vat=vat)
+        elif vat and country and VAT_PREFIX_COUNTRY.get(vat[:2], vat[:2]) != country.code:
+            errors["vat"] = self.env._(
+                "The VAT number %(vat)s is not from %(country)s, the country of your address.",
+                vat=vat,
+                country=country.name,
+            )
         if payment == "trial" and (not plan.trial_period_count or plan.requires_payment_method):
             errors["payment"] = self.env._("Plan %(plan)s needs a payment method.", plan=plan.name)
+        if payment == "card" and not self._card_payment_available():
+            errors["payment"] = self.env._(
+                "Payment by card or another provider's method is not available: please choose SEPA direct debit."
+            )
         if not form.get("accept_terms"):
             errors["accept_terms"] = self.env._("Please accept the terms and conditions.")
         if kind == "person" and not form.get("accept_withdrawal"):
@@ -112,6 +143,46 @@ class SubscriptionSignup(models.Model):
             "submission_key": (form.get("submission_key") or "")[:64],
         }
         return values, errors
+
+    @api.model
+    def _card_payment_available(self, currency=None):
+        """Whether a provider of the company can save a payment method (tokenization) for a signup
+        (in ``currency``, the subscription's, where known)."""
+        return bool(
+            self.env["payment.provider"]
+            .sudo()
+            ._get_compatible_providers(
+                self.env.company.id,
+                self.env.company.partner_id.id,
+                0.0,
+                currency_id=currency.id if currency else None,
+                force_tokenization=True,
+                is_validation=True,
+            )
+        )
+
+    @api.model
+    def _check_vat_vies(self, vat):
+        """VIES check of a (format-valid) EU VAT number, only where the company enabled base_vat's
+        "Verify VAT Numbers": ``None`` (not enabled), ``"valid"``, ``"invalid"`` or ``"unreachable"``.
+
+        VIES down or slow (timeout ``subscription_billing.signup_vies_timeout``) does not block the signup:
+        the number was checked for format and country; ``unreachable`` is recorded and noted for the team.
+        """
+        company = self.env.company
+        if not vat or "vat_check_vies" not in company._fields or not company.vat_check_vies:
+            return None
+        timeout = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("subscription_billing.signup_vies_timeout", DEFAULT_VIES_TIMEOUT)
+        )
+        try:
+            result = eu_vat.check_vies(vat, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 - network, SOAP fault or a missing SOAP library: all "unreachable"
+            _logger.info("VIES check of %s failed (%s): format check only.", vat, error)
+            return "unreachable"
+        return "valid" if result["valid"] else "invalid"
 
     @api.model
     def _check_rate_limit(self, ip_address, now):
@@ -168,13 +239,28 @@ class SubscriptionSignup(models.Model):
             raise ValidationError("\n".join(errors.values()))
         if not values["submission_key"]:
             raise UserError(self.env._("The signup form has expired: please load the page again."))
+        if values["payment"] == "card" and not self._card_payment_available(currency):
+            raise ValidationError(
+                self.env._(
+                    "Payment by card or another provider's method is not available: please choose SEPA direct debit."
+                )
+            )
         existing = self.sudo().search([("submission_key", "=", values["submission_key"])], limit=1)
         if existing:
             return existing
         company = self.env.company
         date_ref = fields.Date.context_today(self.with_context(tz=company.partner_id.tz or "UTC"), timestamp=now)
+        vies = self._check_vat_vies(values["vat"]) if values["kind"] == "company" else None
+        if vies == "invalid":
+            raise ValidationError(
+                self.env._("The VAT number %(vat)s is not valid according to VIES.", vat=values["vat"])
+            )
         Partner = self.env["res.partner"].sudo()
-        partner = Partner.create(self._prepare_partner_values(values))
+        partner_values = self._prepare_partner_values(values)
+        if vies and "vies_valid" in Partner._fields:
+            # checked just now: base_vat need not ask VIES again (a reverse charge needs "valid")
+            partner_values["vies_valid"] = vies == "valid"
+        partner = Partner.create(partner_values)
         contact = partner
         if values["kind"] == "company":
             contact = Partner.create(
@@ -187,9 +273,12 @@ class SubscriptionSignup(models.Model):
                 "email": values["email"],
                 "ip_address": (ip_address or "")[:64] or False,
                 "partner_id": partner.id,
+                "contact_id": contact.id,
                 "company_id": company.id,
                 "terms_accepted": True,
                 "withdrawal_acknowledged": values["kind"] == "person",
+                "payment_choice": values["payment"],
+                "vat_vies_state": vies if vies in ("valid", "unreachable") else False,
             }
         )
         subscription = (
@@ -205,18 +294,64 @@ class SubscriptionSignup(models.Model):
                 }
             )
         )
+        signup.subscription_id = subscription
+        if vies == "unreachable":
+            subscription.message_post(
+                body=self.env._(
+                    "VIES could not be reached: VAT number %(vat)s was checked for format and country only. "
+                    "Verify it before relying on a reverse charge.",
+                    vat=values["vat"],
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        if values["payment"] == "card":
+            # the subscription starts when the provider confirms the payment method (_complete_with_token);
+            # until then it is a draft: nothing is billed, no welcome e-mail, no portal account
+            signup.awaiting_payment_method = True
+            subscription.message_post(
+                body=self.env._("Signed up online (hosted signup page); waiting for the payment method.")
+            )
+            return signup
         subscription._start(date_ref=date_ref)
         if values["payment"] == "sepa":
             # a refused mandate raises: the caller's savepoint takes back the customer and the subscription too
             subscription._portal_sign_sepa_mandate(
                 values["iban"], values["account_holder"], values["consent"], ip_address, now
             )
-        signup.subscription_id = subscription
         subscription.message_post(body=self.env._("Signed up online (hosted signup page)."))
-        self._grant_portal_access(contact)
-        template = self.env.ref("subscription_billing.mail_template_subscription_welcome")
-        template.sudo().send_mail(subscription.id, force_send=True, email_values={"email_to": values["email"]})
+        signup._welcome()
         return signup
+
+    def _complete_with_token(self, token, date_ref):
+        """The payment method of a "card" signup is confirmed: use ``token`` and start the subscription.
+
+        A signup completed days after the form starts on ``date_ref``, not on the form's day.
+        """
+        self.ensure_one()
+        subscription = self.subscription_id
+        if not self.awaiting_payment_method or subscription.state != "draft":
+            raise UserError(
+                self.env._("Subscription %(sub)s is not waiting for its payment method.", sub=subscription.display_name)
+            )
+        if subscription.start_date < date_ref:
+            subscription.start_date = date_ref
+        subscription.write({"payment_method": "token", "payment_token_id": token.id, "sepa_mandate_id": False})
+        subscription._start(date_ref=date_ref)
+        self.awaiting_payment_method = False
+        subscription.message_post(
+            body=self.env._(
+                "Signed up online (hosted signup page), paying by %(token)s (by the customer, in the payment form).",
+                token=token.display_name,
+            )
+        )
+        self._welcome()
+
+    def _welcome(self):
+        """Portal account and welcome e-mail for the customer of a started signup."""
+        self.ensure_one()
+        self._grant_portal_access(self.contact_id or self.partner_id)
+        template = self.env.ref("subscription_billing.mail_template_subscription_welcome")
+        template.sudo().send_mail(self.subscription_id.id, force_send=True, email_values={"email_to": self.email})
 
     @api.model
     def _grant_portal_access(self, contact):
