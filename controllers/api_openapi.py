@@ -1158,7 +1158,9 @@ PATHS.update(
     }
 )
 # issued and revoked with the API key: rate-limited like every API key route (the session routes are not)
-_add_rate_limit({path: operations for path, operations in PATHS.items() if path.endswith(("/portal_sessions", "/revoke"))})
+_add_rate_limit(
+    {path: operations for path, operations in PATHS.items() if path.endswith(("/portal_sessions", "/revoke"))}
+)
 
 PATHS.update(
     {

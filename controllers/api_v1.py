@@ -472,9 +472,7 @@ class SubscriptionApiV1(http.Controller):
     @api_route("/subscriptions/<int:subscription_id>/portal_sessions/<int:session_id>/revoke", "POST")
     def revoke_portal_session(self, env, body, subscription_id, session_id):
         sub = self._writable_subscription(env, subscription_id)
-        session = env["subscription.portal.session"].search(
-            [("id", "=", session_id), ("subscription_id", "=", sub.id)]
-        )
+        session = env["subscription.portal.session"].search([("id", "=", session_id), ("subscription_id", "=", sub.id)])
         if not session:
             raise not_found(env._("Session %(id)s of subscription %(sub)s does not exist.", id=session_id, sub=sub.id))
         session.action_revoke()

@@ -1123,7 +1123,7 @@ def check_node():
     if not node:
         raise DevError(
             "no Node.js found: the JavaScript SDK tests run with Node's built-in test runner (Node >= "
-            f"{NODE_MIN_VERSION}); install it, e.g. `apt-get install nodejs` on Debian (see README \"Prerequisites\")"
+            f'{NODE_MIN_VERSION}); install it, e.g. `apt-get install nodejs` on Debian (see README "Prerequisites")'
         )
     version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     major = re.match(r"v(\d+)", version)

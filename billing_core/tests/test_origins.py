@@ -21,8 +21,18 @@ def test_normalize_origin_matches_what_a_browser_sends(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "*", "shop.example.com", "ftp://shop.example.com", "https://shop.example.com/path", "https://x.de?a=1",
-     "https://user@x.de", "https://x.de:99999", "javascript:alert(1)", "null"],
+    [
+        "",
+        "*",
+        "shop.example.com",
+        "ftp://shop.example.com",
+        "https://shop.example.com/path",
+        "https://x.de?a=1",
+        "https://user@x.de",
+        "https://x.de:99999",
+        "javascript:alert(1)",
+        "null",
+    ],
 )
 def test_what_is_not_an_origin_is_refused(value):
     with pytest.raises(ValueError):
