@@ -1275,7 +1275,7 @@ def cmd_test_sdk(args):
         else:
             log(f"installing {ADDON} on the throw-away database {db}")
             rc, scan = run_odoo(
-                ["server", "-c", str(checkout.conf), "-d", db, "-i", f"{COMPANION_MODULES},{ADDON}",
+                ["server", "-c", str(checkout.conf), "-d", db, "-i", f"{COMPANION_MODULES},{ADDON}", "--with-demo",
                  "--stop-after-init", "--no-http", "--log-level=warn", "--max-cron-threads=0", "--workers=0"],
                 checkout,
                 checkout.logs / f"{db}-install.log",

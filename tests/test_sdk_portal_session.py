@@ -3,8 +3,8 @@ import json
 from datetime import datetime, timedelta
 
 from odoo import fields
-from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import new_test_user, tagged
 
 from .common_api import ApiCommon
 
@@ -83,6 +83,22 @@ class TestSdkPortalSession(ApiCommon):
             self.assertEqual((status, data["code"], data["field"]), (422, "validation_error", "ttl_seconds"))
         with self.assertRaises(ValidationError):
             self.env["subscription.portal.session"]._issue(self.sub, 30)
+
+    def test_a_subscription_administrator_revokes_in_the_backend_a_user_cannot(self):
+        """The list under Configuration > SDK Sessions: "Revoke" works for a Subscriptions administrator; a
+        Subscriptions user may read sessions but not revoke them; the revoked token is refused at once."""
+        data = self._issue()
+        session = self.env["subscription.portal.session"].browse(data["id"])
+        user = new_test_user(self.env, login="sdk_user", groups="subscription_billing.group_subscription_user")
+        manager = new_test_user(self.env, login="sdk_mgr", groups="subscription_billing.group_subscription_manager")
+        self.assertEqual(session.with_user(user).subscription_id, self.sub)
+        with self.assertRaises(AccessError):
+            session.with_user(user).action_revoke()
+        self.assertFalse(session.revoked)
+        session.with_user(manager).action_revoke()
+        self.assertTrue(session.revoked)
+        status, body, _response = self._as_customer("GET", f"/portal/subscriptions/{self.sub.id}", data["token"])
+        self.assertEqual((status, body["code"]), (401, "invalid_session"))
 
     def test_key_of_another_company_cannot_issue_a_session(self):
         """Company B's key does not see company A's subscription: 404, and no session is created."""
