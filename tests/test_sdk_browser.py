@@ -1,9 +1,11 @@
 import html
 import json
 import re
+from unittest.mock import patch
 from urllib.parse import parse_qs, quote, urlparse
 
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import ChromeBrowser
 
 from .common import SubscriptionCommon
 
@@ -108,6 +110,24 @@ class TestSdkBrowser(SubscriptionCommon, HttpCase):
         self.assertTrue(sub)
         url = f"{EMBED_PAGE}?frame={quote(location, safe='')}&subscription={sub.id}"
         self.browser_js(url, "", ready="window.sbPricingReady === true", timeout=60)
+
+    def test_checkout_popup_resolves_with_the_signup_result_in_chromium(self):
+        """checkout() on the plain page opens the hosted signup in a popup; the page fills and submits the form
+        there as a customer would (trial, no payment method); checkout() resolves with status "complete" and
+        the new trial subscription of the plan, which the page checks before printing "test successful"."""
+        url = f"{EMBED_PAGE}?checkout={self.family.id},{self.plan_trial.id}&email=petra.popup%40example.com"
+        wait_code_ok = ChromeBrowser._wait_code_ok
+
+        def click_then_wait(browser, code, timeout, error_checker=None):
+            # a click with a user gesture (DevTools), as a customer's: browsers block popups opened without one
+            params = {"expression": "document.querySelector('#sb-buy').click()", "userGesture": True}
+            browser._websocket_request("Runtime.evaluate", params=params)
+            return wait_code_ok(browser, code, timeout, error_checker=error_checker)
+
+        with patch.object(ChromeBrowser, "_wait_code_ok", click_then_wait):
+            self.browser_js(url, "", ready="window.sbPricingReady === true", timeout=90)
+        sub = self.env["subscription.subscription"].search([("partner_id.email", "=", "petra.popup@example.com")])
+        self.assertEqual((sub.plan_id, sub.state), (self.plan_trial, "trial"))
 
     def test_pricing_table_on_a_plain_page_leads_to_a_signup_in_chromium(self):
         """The plain page renders the SDK's pricing table from plans.json; clicking "Choose" of the trial plan
