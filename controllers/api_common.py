@@ -435,8 +435,9 @@ def _dispatch_session(controller, handler, method, body_schema, kwargs):
         session.last_used_at = fields.Datetime.now()
         response = _response(*_run(controller, handler, env, body, {**kwargs, "session": session}))
     except ApiError as error:
-        if origin and not cors and error.status == 401 and _any_company_allows(env, origin):
-            cors = _cors_headers(origin)  # the SDK may read why (expired) and ask its backend for a new token
+        if origin and not cors and error.code != "origin_not_allowed" and _any_company_allows(env, origin):
+            # the SDK on a merchant's page may read why (an expired token: ask the backend for a new one)
+            cors = _cors_headers(origin)
         response = _problem_response(error)
     except RETRIED_ERRORS:
         raise

@@ -74,6 +74,15 @@ class TestSdkPortalSession(ApiCommon):
         revoked = self._call("POST", f"/subscriptions/{self.sub.id}/portal_sessions/{session.id}/revoke")[1]
         self.assertEqual((revoked["revoked"], "token" in revoked), (True, False))
 
+    def test_sessions_expired_for_a_day_are_deleted_by_the_autovacuum(self):
+        Session = self.env["subscription.portal.session"].sudo()
+        now = fields.Datetime.now()
+        old, recent, live = (Session.browse(self._issue()["id"]) for _i in range(3))
+        old.expires_at = now - timedelta(days=1, minutes=1)
+        recent.expires_at = now - timedelta(hours=23)
+        Session._gc_expired_sessions()
+        self.assertEqual((old.exists(), recent.exists(), live.exists()), (Session, recent, live))
+
     def test_lifetime_is_bounded_between_one_minute_and_one_hour(self):
         self.assertEqual(self._issue(ttl_seconds=3600)["object"], "portal_session")
         for ttl in (59, 3601):
@@ -188,6 +197,8 @@ class TestSdkPortalSession(ApiCommon):
     # break-in attempts
     # ------------------------------------------------------------------
     def test_token_of_one_subscription_cannot_touch_another(self):
+        """Every call of A's token on B is 403 wrong_subscription, readable by the allowed page (CORS header),
+        and B stays as it was."""
         token = self._issue()["token"]
         for method, suffix, body in (
             ("GET", "", None),
@@ -196,10 +207,11 @@ class TestSdkPortalSession(ApiCommon):
             ("POST", "/pause", {"resume_date": (self.today + timedelta(days=5)).isoformat()}),
         ):
             with self.subTest(suffix=suffix):
-                status, data, _response = self._as_customer(
-                    method, f"/portal/subscriptions/{self.sub_other.id}{suffix}", token, body
+                status, data, response = self._as_customer(
+                    method, f"/portal/subscriptions/{self.sub_other.id}{suffix}", token, body, origin=SHOP
                 )
                 self.assertEqual((status, data["code"]), (403, "wrong_subscription"))
+                self.assertEqual(response.headers["Access-Control-Allow-Origin"], SHOP)
         self.assertEqual((self.sub_other.state, self.sub_other.plan_id), ("active", self.plan_basic))
         self.assertFalse(self._notes(self.sub_other))
 
