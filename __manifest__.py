@@ -60,6 +60,7 @@
         "wizards/subscription_kpi_report_views.xml",
         "wizards/subscription_billing_forecast_views.xml",
         "views/subscription_webhook_views.xml",
+        "views/subscription_portal_session_views.xml",
         "data/subscription_cancellation_data.xml",
         "views/subscription_cancellation_templates.xml",
         "views/subscription_cancellation_views.xml",

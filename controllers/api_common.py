@@ -17,11 +17,12 @@ import re
 import jsonschema
 from psycopg2 import errors as pg_errors
 
-from odoo import http
+from odoo import fields, http
 from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 from odoo.tools import float_repr
 
+from ..billing_core.origins import is_allowed
 from ..billing_core.rate_limit import decide
 from .api_openapi import API_PREFIX, schema_for
 
@@ -333,6 +334,121 @@ def _idempotent(controller, handler, env, body, kwargs, key):
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     row._store_response(status, text)
     return _raw_response(status, text, "application/json")
+
+
+# ----------------------------------------------------------------------
+# Self-service session routes (the browser side of the JavaScript SDK)
+# ----------------------------------------------------------------------
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Accept, Accept-Language"
+CORS_MAX_AGE = "600"
+
+
+def session_route(path, method, body_schema=None):
+    """Declare a self-service route: ``path`` below the API prefix, authorised by a portal session token.
+
+    The handler is called as ``handler(self, env, body, session=..., **path_args)``; ``session`` is the
+    live ``subscription.portal.session`` (as superuser) whose token the request carries, already checked
+    against the subscription id of the path. Browsers of the origins the subscription's company allows
+    may call it (CORS, with preflight); requests without ``Origin`` (a server) need the token only.
+    """
+
+    def decorator(handler):
+        @http.route(
+            API_PREFIX + path,
+            type="http",
+            auth="public",
+            methods=[method, "OPTIONS"],
+            csrf=False,
+            save_session=False,
+            readonly=False,
+            sitemap=False,
+        )
+        @functools.wraps(handler)
+        def endpoint(self, **kwargs):
+            return _dispatch_session(self, handler, method, body_schema, kwargs)
+
+        return endpoint
+
+    return decorator
+
+
+def _any_company_allows(env, origin):
+    companies = env["res.company"].sudo().search([("subscription_sdk_allowed_origins", "!=", False)])
+    return any(is_allowed(origin, company._get_sdk_allowed_origins()) for company in companies)
+
+
+def _cors_headers(origin, method=None):
+    headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    if method:
+        headers += [
+            ("Access-Control-Allow-Methods", method),
+            ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
+            ("Access-Control-Max-Age", CORS_MAX_AGE),
+        ]
+    return headers
+
+
+def _authenticate_session(env, subscription_id):
+    header = request.httprequest.headers.get("Authorization") or ""
+    match = re.match(r"^bearer\s+(\S+)$", header.strip(), re.IGNORECASE)
+    if not match:
+        raise ApiError(
+            401, "session_required", env._("Send a self-service session token as 'Authorization: Bearer <token>'.")
+        )
+    session = env["subscription.portal.session"]._find_by_token(match.group(1))
+    if not session:
+        raise ApiError(401, "invalid_session", env._("The session token is wrong, expired or revoked."))
+    if subscription_id is not None and session.subscription_id.id != subscription_id:
+        raise ApiError(
+            403,
+            "wrong_subscription",
+            env._("This session token is for another subscription than %(id)s.", id=subscription_id),
+        )
+    return session
+
+
+def _dispatch_session(controller, handler, method, body_schema, kwargs):
+    env = request.env(context=dict(request.env.context, lang=negotiate_lang(request.env)))
+    origin = request.httprequest.headers.get("Origin")
+    httprequest = request.httprequest
+    if httprequest.method == "OPTIONS":
+        if origin and _any_company_allows(env, origin):
+            return request.make_response("", headers=_cors_headers(origin, method), status=204)
+        return _problem_response(
+            ApiError(403, "origin_not_allowed", env._("The origin %(origin)s may not call this API.", origin=origin))
+        )
+    cors = []
+    try:
+        session = _authenticate_session(env, kwargs.get("subscription_id"))
+        if origin:
+            if not is_allowed(origin, session._get_allowed_origins()):
+                raise ApiError(
+                    403,
+                    "origin_not_allowed",
+                    env._("The origin %(origin)s may not call this API.", origin=origin),
+                )
+            cors = _cors_headers(origin)
+        request.session.can_save = False
+        body = _read_json_body(env) if body_schema else None
+        if body_schema:
+            _validate_body(body_schema, body, env)
+        session.last_used_at = fields.Datetime.now()
+        response = _response(*_run(controller, handler, env, body, {**kwargs, "session": session}))
+    except ApiError as error:
+        if origin and not cors and error.code != "origin_not_allowed" and _any_company_allows(env, origin):
+            # the SDK on a merchant's page may read why (an expired token: ask the backend for a new one)
+            cors = _cors_headers(origin)
+        response = _problem_response(error)
+    except RETRIED_ERRORS:
+        raise
+    except Exception:
+        _logger.exception("Self-service API call %s %s failed", method, httprequest.path)
+        response = _problem_response(
+            ApiError(500, "internal_error", env._("The server could not complete the request; it was logged."))
+        )
+    for name, value in cors:
+        response.headers[name] = value
+    return response
 
 
 # ----------------------------------------------------------------------

@@ -974,6 +974,252 @@ def _add_rate_limit(paths):
 _add_rate_limit(PATHS)
 
 
+# ----------------------------------------------------------------------
+# Self-service sessions: issued with an API key, used with the session token from a browser
+# ----------------------------------------------------------------------
+SCHEMAS.update(
+    {
+        "PortalSessionCreate": {
+            "type": "object",
+            "properties": {
+                "ttl_seconds": {
+                    "type": "integer",
+                    "minimum": 60,
+                    "maximum": 3600,
+                    "default": 900,
+                    "description": "Lifetime of the token in seconds (default 15 minutes).",
+                }
+            },
+            "additionalProperties": False,
+        },
+        "PortalSession": {
+            "type": "object",
+            "required": ["id", "object", "subscription_id", "expires_at", "revoked"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "portal_session"},
+                "subscription_id": {"type": "integer"},
+                "expires_at": DATETIME,
+                "revoked": {"type": "boolean"},
+                "token": {
+                    "type": "string",
+                    "description": "Only in the answer that issued it; the server keeps its SHA-256 only.",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "PortalSubscription": {
+            "type": "object",
+            "required": [
+                "object",
+                "subscription",
+                "allowed_actions",
+                "earliest_end_date",
+                "max_pause_days",
+                "plans",
+                "session_expires_at",
+            ],
+            "properties": {
+                "object": {"const": "portal_subscription"},
+                "subscription": _ref("Subscription"),
+                "allowed_actions": {
+                    "type": "object",
+                    "required": ["change", "pause", "resume", "cancel", "reactivate"],
+                    "properties": {
+                        name: {"type": "boolean"} for name in ("change", "pause", "resume", "cancel", "reactivate")
+                    },
+                    "additionalProperties": False,
+                },
+                "earliest_end_date": _nullable(
+                    {**DATE, "description": "Last day of service of a cancellation given today; null: not allowed."}
+                ),
+                "max_pause_days": {"type": "integer"},
+                "plans": {
+                    "type": "array",
+                    "description": "The plans the customer may change to (the current one included).",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "name", "code"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "name": {"type": "string"},
+                            "code": _nullable({"type": "string"}),
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+                "session_expires_at": DATETIME,
+            },
+            "additionalProperties": False,
+        },
+        "PortalChangeInput": {
+            "type": "object",
+            "properties": {
+                "plan_id": {"type": "integer", "minimum": 1, "description": "Default: the current plan."},
+                "lines": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "description": "Quantities per line of the target plan; default: the plan's quantities.",
+                    "items": {
+                        "type": "object",
+                        "required": ["plan_line_id", "quantity"],
+                        "properties": {
+                            "plan_line_id": {"type": "integer", "minimum": 1},
+                            "quantity": {"type": "number", "minimum": 0, "maximum": 1e9},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+                "timing": {"enum": ["immediate", "period_end"], "default": "period_end"},
+            },
+            "additionalProperties": False,
+        },
+        "PortalPauseInput": {
+            "type": "object",
+            "required": ["resume_date"],
+            "properties": {"resume_date": {**DATE, "description": "The first day of service again."}},
+            "additionalProperties": False,
+        },
+        "PortalCancelInput": {
+            "type": "object",
+            "properties": {"reason_id": {"type": "integer", "minimum": 1}},
+            "additionalProperties": False,
+        },
+        "PortalSessionEnded": {
+            "type": "object",
+            "required": ["object", "revoked"],
+            "properties": {"object": {"const": "portal_session_ended"}, "revoked": {"const": True}},
+            "additionalProperties": False,
+        },
+    }
+)
+
+SESSION_SECURITY = [{"portalSession": []}]
+
+
+def _session_errors(*statuses):
+    texts = {
+        400: "Malformed request body (JSON).",
+        401: "Missing, wrong, expired or revoked session token.",
+        403: "The token is for another subscription, or the browser's origin is not allowed.",
+        404: "No such route.",
+        409: "The action is not allowed for this subscription now (plan settings, state).",
+        422: "Validation failed; `field` names the offending input.",
+    }
+    return {str(status): {"description": texts[status], **PROBLEM_RESPONSE} for status in statuses}
+
+
+def _session_op(operation_id, summary, response, body_schema=None):
+    operation = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": SESSION_SECURITY,
+        "parameters": [ID_PARAM],
+        "responses": {
+            "200": response,
+            **_session_errors(*((400, 401, 403, 404, 409, 422) if body_schema else (401, 403, 404))),
+        },
+    }
+    if body_schema:
+        operation["requestBody"] = _body(body_schema)
+    return operation
+
+
+PATHS.update(
+    {
+        "/subscriptions/{id}/portal_sessions": {
+            "post": {
+                "operationId": "createPortalSession",
+                "summary": "Issue a short-lived self-service token of the subscription for the customer's browser "
+                "(JavaScript SDK); the token is shown only in this answer.",
+                "parameters": [ID_PARAM, IDEMPOTENCY_PARAM],
+                "requestBody": {**_body("PortalSessionCreate"), "required": False},
+                "responses": {
+                    "201": _json_response("The session with its token.", "PortalSession"),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/subscriptions/{id}/portal_sessions/{session_id}/revoke": {
+            "post": {
+                "operationId": "revokePortalSession",
+                "summary": "Revoke a self-service session: its token is refused from the next request on.",
+                "parameters": [
+                    ID_PARAM,
+                    {**ID_PARAM, "name": "session_id"},
+                    IDEMPOTENCY_PARAM,
+                ],
+                "responses": {
+                    "200": _json_response("The revoked session.", "PortalSession"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+    }
+)
+# issued and revoked with the API key: rate-limited like every API key route (the session routes are not)
+_add_rate_limit(
+    {path: operations for path, operations in PATHS.items() if path.endswith(("/portal_sessions", "/revoke"))}
+)
+
+PATHS.update(
+    {
+        "/portal/subscriptions/{id}": {
+            "get": _session_op(
+                "portalGetSubscription",
+                "With a session token: the subscription, what the customer may do now, the plans to change to "
+                "and the earliest end date of a cancellation given today.",
+                _json_response("The subscription as its customer sees it.", "PortalSubscription"),
+            )
+        },
+        "/portal/subscriptions/{id}/change/preview": {
+            "post": _session_op(
+                "portalPreviewChange",
+                "With a session token: what the plan change would do (prorated credits and charges); nothing is "
+                "stored.",
+                _json_response("The change as it would be.", "SubscriptionChange"),
+                "PortalChangeInput",
+            )
+        },
+        "/portal/subscriptions/{id}/change": {
+            "post": _session_op(
+                "portalChange",
+                "With a session token: change plan or quantities, at the period end (default) or now.",
+                _json_response("The change, applied or scheduled.", "SubscriptionChange"),
+                "PortalChangeInput",
+            )
+        },
+        "/portal/subscriptions/{id}/pause": {
+            "post": _session_op(
+                "portalPause",
+                "With a session token: pause from today until `resume_date` (within the plan's longest pause).",
+                _json_response("The subscription after the pause.", "PortalSubscription"),
+                "PortalPauseInput",
+            )
+        },
+        "/portal/subscriptions/{id}/cancel": {
+            "post": _session_op(
+                "portalCancel",
+                "With a session token: give notice today; the subscription ends on the earliest end date.",
+                _json_response("The subscription after the notice.", "PortalSubscription"),
+                "PortalCancelInput",
+            )
+        },
+        "/portal/session": {
+            "delete": {
+                "operationId": "portalEndSession",
+                "summary": "With a session token: end the session (log out); the token is refused from now on.",
+                "security": SESSION_SECURITY,
+                "responses": {
+                    "200": _json_response("The session ended.", "PortalSessionEnded"),
+                    **_session_errors(401, 403),
+                },
+            }
+        },
+    }
+)
+
+
 def openapi_document(server_url="/"):
     """The OpenAPI 3.1 document (a new dict on each call)."""
     return {
@@ -992,7 +1238,15 @@ def openapi_document(server_url="/"):
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An Odoo API key."}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An Odoo API key."},
+                "portalSession": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A self-service session token (`sbps_...`) from createPortalSession; "
+                    "browsers of the company's SDK Allowed Origins may send it (CORS).",
+                },
+            },
         },
     }
 

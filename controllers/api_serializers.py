@@ -112,6 +112,48 @@ def subscription_data(sub):
     }
 
 
+def change_data(change, sub, persisted=True):
+    """A plan change (applied, scheduled or, with ``persisted`` False, only previewed)."""
+    currency = sub.currency_id
+    return {
+        "object": "subscription_change",
+        "id": change.id if persisted else None,
+        "change_type": change.change_type,
+        "timing": change.timing,
+        "effective_date": iso_date(change.effective_date),
+        "state": change.state,
+        "summary": change.summary or None,
+        "old_plan_id": change.old_plan_id.id,
+        "new_plan_id": change.new_plan_id.id,
+        "mrr_before": money(change.mrr_before, currency),
+        "mrr_after": money(change.mrr_after, currency),
+        "charges": [
+            {
+                "description": charge.name,
+                "amount": money(charge.amount, currency),
+                "period_start": iso_date(charge.service_start),
+                "period_end": iso_date(charge.service_end),
+            }
+            for charge in change.charge_ids
+        ],
+        "subscription": subscription_data(sub),
+    }
+
+
+def portal_session_data(session, token=None):
+    """A self-service session; ``token`` only in the answer that issued it (the database keeps its hash)."""
+    data = {
+        "id": session.id,
+        "object": "portal_session",
+        "subscription_id": session.subscription_id.id,
+        "expires_at": session.expires_at.isoformat() + "Z",
+        "revoked": session.revoked,
+    }
+    if token:
+        data["token"] = token
+    return data
+
+
 def invoice_data(move):
     currency = move.currency_id
     lines = move.invoice_line_ids.filtered(lambda line: line.display_type == "product")

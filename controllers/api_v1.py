@@ -27,7 +27,16 @@ from .api_common import (
     problem_body,
 )
 from .api_openapi import API_PREFIX, openapi_document
-from .api_serializers import customer_data, invoice_data, mandate_data, plan_data, subscription_data, token_data
+from .api_serializers import (
+    change_data,
+    customer_data,
+    invoice_data,
+    mandate_data,
+    plan_data,
+    portal_session_data,
+    subscription_data,
+    token_data,
+)
 
 
 class SubscriptionApiV1(http.Controller):
@@ -437,30 +446,7 @@ class SubscriptionApiV1(http.Controller):
         return sub, change
 
     def _change_data(self, change, sub, persisted=True):
-        currency = sub.currency_id
-        return {
-            "object": "subscription_change",
-            "id": change.id if persisted else None,
-            "change_type": change.change_type,
-            "timing": change.timing,
-            "effective_date": iso_date(change.effective_date),
-            "state": change.state,
-            "summary": change.summary or None,
-            "old_plan_id": change.old_plan_id.id,
-            "new_plan_id": change.new_plan_id.id,
-            "mrr_before": money(change.mrr_before, currency),
-            "mrr_after": money(change.mrr_after, currency),
-            "charges": [
-                {
-                    "description": charge.name,
-                    "amount": money(charge.amount, currency),
-                    "period_start": iso_date(charge.service_start),
-                    "period_end": iso_date(charge.service_end),
-                }
-                for charge in change.charge_ids
-            ],
-            "subscription": subscription_data(sub),
-        }
+        return change_data(change, sub, persisted=persisted)
 
     @api_route("/subscriptions/<int:subscription_id>/change", "POST", "SubscriptionChangeInput")
     def change_subscription(self, env, body, subscription_id):
@@ -477,6 +463,25 @@ class SubscriptionApiV1(http.Controller):
         except _PreviewDone as done:
             env.clear()
             return 200, done.preview
+
+    # ------------------------------------------------------------------
+    # Self-service sessions (for the JavaScript SDK in the customer's browser)
+    # ------------------------------------------------------------------
+    @api_route("/subscriptions/<int:subscription_id>/portal_sessions", "POST", "PortalSessionCreate")
+    def create_portal_session(self, env, body, subscription_id):
+        """A short-lived token the merchant's backend hands to the customer's browser; shown only here."""
+        sub = self._writable_subscription(env, subscription_id)
+        session, token = env["subscription.portal.session"]._issue(sub, body.get("ttl_seconds"))
+        return 201, portal_session_data(session, token)
+
+    @api_route("/subscriptions/<int:subscription_id>/portal_sessions/<int:session_id>/revoke", "POST")
+    def revoke_portal_session(self, env, body, subscription_id, session_id):
+        sub = self._writable_subscription(env, subscription_id)
+        session = env["subscription.portal.session"].search([("id", "=", session_id), ("subscription_id", "=", sub.id)])
+        if not session:
+            raise not_found(env._("Session %(id)s of subscription %(sub)s does not exist.", id=session_id, sub=sub.id))
+        session.action_revoke()
+        return 200, portal_session_data(session)
 
     # ------------------------------------------------------------------
     # Webhook endpoints and events

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from odoo import fields, http
@@ -6,6 +7,8 @@ from odoo.http import request
 from odoo.tools import format_date
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
+
+from ..billing_core import origins
 
 
 class SubscriptionSelfServicePortal(CustomerPortal):
@@ -312,4 +315,25 @@ class SubscriptionSelfServicePortal(CustomerPortal):
                 "self_service_pause_max": fields.Date.to_string(today + timedelta(days=plan.portal_max_pause_days)),
             }
         )
+        values.update(self._prepare_checkout_result_values(subscription_sudo, message))
         return values
+
+    def _prepare_checkout_result_values(self, subscription_sudo, message):
+        """The result of a signup opened by the SDK's ``checkout()``: posted to the opening page's origin
+        (``window.postMessage``, never to ``*``) if the subscription's company allows that origin."""
+        origin = request.params.get("sdk_origin")
+        allowed = subscription_sudo.company_id._get_sdk_allowed_origins()
+        if message != "welcome" or not origin or not origins.is_allowed(origin, allowed):
+            return {"sdk_checkout_origin": None, "sdk_checkout_result": None}
+        result = {
+            "type": "subscription_billing:checkout",
+            "status": "complete",
+            "subscription": {
+                "id": subscription_sudo.id,
+                "reference": subscription_sudo.name,
+                "state": subscription_sudo.state,
+                "plan_id": subscription_sudo.plan_id.id,
+                "customer_id": subscription_sudo.partner_id.id,
+            },
+        }
+        return {"sdk_checkout_origin": origins.normalize_origin(origin), "sdk_checkout_result": json.dumps(result)}

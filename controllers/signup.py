@@ -1,10 +1,11 @@
 import uuid
+from urllib.parse import quote
 
 from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
-from ..billing_core import sepa
+from ..billing_core import origins, sepa
 
 
 class SubscriptionSignupController(http.Controller):
@@ -23,6 +24,14 @@ class SubscriptionSignupController(http.Controller):
 
     def _signup_env_model(self, family_sudo):
         return request.env["subscription.signup"].sudo().with_company(family_sudo.env.company)
+
+    def _signup_sdk_origin(self, family_sudo, origin):
+        """``origin`` (the page that opened the signup with the SDK's ``checkout``) normalised, if the
+        family's company allows it; else an empty string (no result is sent anywhere)."""
+        if not origin:
+            return ""
+        allowed = family_sudo.env.company._get_sdk_allowed_origins()
+        return origins.normalize_origin(origin) if origins.is_allowed(origin, allowed) else ""
 
     @http.route("/subscribe/<int:family_id>", type="http", auth="public", website=True, sitemap=False)
     def subscribe_pricing(self, family_id, currency=None, period=None, **kw):
@@ -89,7 +98,7 @@ class SubscriptionSignupController(http.Controller):
         website=True,
         sitemap=False,
     )
-    def subscribe_form(self, family_id, plan_id, currency=None, **kw):
+    def subscribe_form(self, family_id, plan_id, currency=None, sdk_origin=None, **kw):
         family_sudo = self._signup_family(family_id)
         plan_sudo = self._signup_env_model(family_sudo)._get_plans(family_sudo).filtered(lambda p: p.id == plan_id)
         if not plan_sudo:
@@ -101,6 +110,7 @@ class SubscriptionSignupController(http.Controller):
             "payment": "trial" if plan_sudo.trial_period_count and not plan_sudo.requires_payment_method else "sepa",
             "submission_key": uuid.uuid4().hex,
             "currency": currency.name,
+            "sdk_origin": self._signup_sdk_origin(family_sudo, sdk_origin),
         }
         return self._render_form(family_sudo, plan_sudo, currency, form, {})
 
@@ -139,6 +149,7 @@ class SubscriptionSignupController(http.Controller):
         except (UserError, ValidationError) as error:
             return self._render_form(family_sudo, plan_sudo, currency, post, {"form": str(error.args[0])})
         subscription_sudo = signup.subscription_id
+        sdk_origin = self._signup_sdk_origin(family_sudo, post.get("sdk_origin"))
         if signup.awaiting_payment_method:
             # "card": the subscription is a draft until the payment form's validation succeeds
             return request.redirect(
@@ -147,7 +158,7 @@ class SubscriptionSignupController(http.Controller):
             )
         return request.redirect(
             f"/my/subscriptions/{subscription_sudo.id}?access_token={subscription_sudo._portal_ensure_token()}"
-            "&message=welcome"
+            "&message=welcome" + (f"&sdk_origin={quote(sdk_origin, safe='')}" if sdk_origin else "")
         )
 
     @http.route("/subscription/iban/check", type="jsonrpc", auth="public", methods=["POST"], readonly=True)

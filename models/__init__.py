@@ -68,3 +68,4 @@ from . import subscription_subscription_self_service
 from . import sepa_mandate_online
 from . import subscription_signup
 from . import subscription_api_rate_limit
+from . import subscription_portal_session

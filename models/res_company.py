@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..billing_core import sepa
+from ..billing_core import origins, sepa
 from .account_chart_template import DEFERRED_REVENUE_ACCOUNTS, REVERSE_CHARGE_SERVICES
 
 #: fiscal positions of the German charts used when the company leaves the setting empty
@@ -107,6 +107,13 @@ class ResCompany(models.Model):
         "else the automatic choice.",
     )
 
+    subscription_sdk_allowed_origins = fields.Text(
+        string="SDK Allowed Origins",
+        help="Web origins (https://shop.example.com, one per line) whose pages may use the JavaScript SDK: "
+        "call the self-service API with a session token from a browser (CORS) and receive the result of the "
+        "hosted signup (postMessage). Empty: no browser page of another origin may.",
+    )
+
     _sepa_prenotification_positive = models.Constraint(
         "CHECK(sepa_prenotification_days >= 1)",
         "The SEPA pre-notification period must be at least one day.",
@@ -118,6 +125,20 @@ class ResCompany(models.Model):
             self.env["subscription.payment.charging"]._parse_retry_schedule(
                 company.sudo().subscription_charge_retry_schedule, company, "subscription_charge_retry_schedule"
             )
+
+    @api.constrains("subscription_sdk_allowed_origins")
+    def _check_subscription_sdk_allowed_origins(self):
+        for company in self:
+            _allowed, errors = origins.parse_origins(company.subscription_sdk_allowed_origins)
+            if errors:
+                raise ValidationError(
+                    self.env._(
+                        "SDK Allowed Origins of %(company)s: %(entry)s is not a web origin. Write one origin "
+                        "per line, scheme and host without a path, like https://shop.example.com.",
+                        company=company.name,
+                        entry=errors[0][0],
+                    )
+                )
 
     @api.constrains("sepa_creditor_identifier")
     def _check_sepa_creditor_identifier(self):
@@ -224,3 +245,11 @@ class ResCompany(models.Model):
         string="Flat Fee for Businesses (§ 288 (5) BGB)",
         help="Dunning levels that claim it charge business customers € 40 once per overdue invoice.",
     )
+
+    # ------------------------------------------------------------------
+    # Getters
+    # ------------------------------------------------------------------
+    def _get_sdk_allowed_origins(self):
+        """The normalised origins of the setting (a tuple; empty when unset)."""
+        self.ensure_one()
+        return origins.parse_origins(self.sudo().subscription_sdk_allowed_origins)[0]

@@ -4,6 +4,7 @@
     python3 scripts/dev.py serve [--db NAME] [--port N] [--update] [--dev MODES] [-- ODOO_ARGS]
     python3 scripts/dev.py test  [--without-demo] [--skip-install-checks] [--keep-db] [--timeout MIN]
     python3 scripts/dev.py pytest FILE... [--db NAME] [--update] [-- PYTEST_ARGS]
+    python3 scripts/dev.py test-sdk [--from-db NAME] [--timeout MIN]
     python3 scripts/dev.py lint
 
 The repository root *is* the addon.  Odoo finds it through a symlink named
@@ -1106,10 +1107,202 @@ def check_browser_tours():
         ) from exc
 
 
+# --------------------------------------------------------------------------
+# The JavaScript SDK against a real Odoo
+# --------------------------------------------------------------------------
+
+#: the SDK's tests run with Node's built-in test runner (node --test), Node 18 or later
+NODE_MIN_VERSION = 18
+SDK_PHASE = "SDK tests (Node, real Odoo)"
+TAP_COUNT = re.compile(r"^# (?P<name>tests|pass|fail|cancelled|skipped|todo) (?P<count>\d+)$")
+
+
+def check_node():
+    """The path of ``node`` (>= 18); a clear :class:`DevError` without it."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        raise DevError(
+            "no Node.js found: the JavaScript SDK tests run with Node's built-in test runner (Node >= "
+            f'{NODE_MIN_VERSION}); install it, e.g. `apt-get install nodejs` on Debian (see README "Prerequisites")'
+        )
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    major = re.match(r"v(\d+)", version)
+    if not major or int(major.group(1)) < NODE_MIN_VERSION:
+        raise DevError(f"{node} is Node.js {version or '?'}; the SDK tests need Node >= {NODE_MIN_VERSION}")
+    return node
+
+
+def _wait_http(url, timeout, proc):
+    """Poll ``url`` until it answers 200 (True), ``proc`` ends or ``timeout`` seconds pass (False)."""
+    import urllib.request  # noqa: PLC0415 - only this phase talks HTTP
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own local server
+                if response.status == 200:
+                    return True
+        time.sleep(0.5)
+    return False
+
+
+def phase_sdk_tests(args, checkout, db, report, pg):
+    """Node's test runner against Odoo serving ``db`` over HTTP (a throw-away database: the set-up commits).
+
+    1. ``odoo shell`` runs scripts/sdk_test_setup.py: an API user and key, plans, a subscription (committed);
+    2. ``odoo server`` on a free port (--workers=0, --max-cron-threads=0);
+    3. ``node --test sdk/test/`` with SB_BASE_URL, SB_API_KEY and the ids in its environment;
+    4. the server is stopped; the caller drops the database.
+    """
+    t0 = time.monotonic()
+    node = check_node()
+    log_setup = checkout.logs / f"{db}-sdk-setup.log"
+    log_server = checkout.logs / f"{db}-sdk-server.log"
+    log_node = checkout.logs / f"{db}-sdk-node.log"
+    base = ["-c", str(checkout.conf), "-d", db, "--max-cron-threads=0", "--workers=0"]
+    log(f"SDK tests on {db} (logs: {log_setup}, {log_server}, {log_node})")
+    try:
+        rc, scan = run_odoo(
+            ["shell", *base, "--no-http", "--log-level=warn"],
+            checkout,
+            log_setup,
+            echo=False,
+            stdin=(REPO / "scripts" / "sdk_test_setup.py").read_text(),
+            timeout=args.timeout * 60,
+            on_timeout=lambda: lock_waits(pg, db),
+        )
+    except PhaseTimeout as exc:
+        print(f"ERROR: {exc}", flush=True)
+        report.add(SDK_PHASE, 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
+        return
+    values = {}
+    for line in log_setup.read_text(errors="replace").splitlines():
+        if line.startswith("SBSDK "):
+            _marker, name, value = line.split(" ", 2)
+            values[name] = value.strip()
+    if rc or values.get("SB_SETUP") != "done":
+        tail = log_setup.read_text(errors="replace").splitlines()[-15:]
+        print("\n".join(f"    {line[:400]}" for line in tail), flush=True)
+        report.add(SDK_PHASE, 0, 1, time.monotonic() - t0, f"set-up failed (odoo shell exit {rc}), see {log_setup}")
+        return
+    port = free_port()
+    cmd = python_cmd(
+        "-c", ODOO_MAIN, "server", *base, "--http-interface=127.0.0.1", f"--http-port={port}", "--log-level=warn"
+    )
+    with open(log_server, "w", encoding="utf-8") as out:
+        out.write("$ " + shlex.join(cmd) + "\n")
+        out.flush()
+        server = subprocess.Popen(  # noqa: S603 - our own Odoo
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=checkout.home,
+            env=_odoo_env(),
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        if not _wait_http(f"{base_url}/web/health", 180, server):
+            report.add(SDK_PHASE, 0, 1, time.monotonic() - t0, f"Odoo did not answer on {base_url}, see {log_server}")
+            return
+        env = {**os.environ, **values, "SB_BASE_URL": base_url, "NO_COLOR": "1"}
+        node_cmd = [node, "--test", "--test-reporter=tap", "sdk/test/"]
+        log("$ " + shlex.join(node_cmd))
+        try:
+            proc = subprocess.run(  # noqa: S603
+                node_cmd,
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout * 60,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            report.add(SDK_PHASE, 0, 1, time.monotonic() - t0, f"node --test ran longer than {args.timeout} min")
+            return
+        log_node.write_text(proc.stdout + proc.stderr)
+        counts = {}
+        for line in proc.stdout.splitlines():
+            if match := TAP_COUNT.match(line.strip()):
+                counts[match["name"]] = int(match["count"])
+        failed = counts.get("fail", 0) + counts.get("cancelled", 0)
+        notes = []
+        if counts.get("skipped"):
+            # a skipped real-server test would pass without having talked to Odoo
+            notes.append(f"{counts['skipped']} skipped (the real-server tests must not skip)")
+            failed += counts["skipped"]
+        if not counts.get("tests"):
+            notes.append("no test result from node --test")
+            failed = max(failed, 1)
+        elif proc.returncode and not failed:
+            notes.append(f"node exited with {proc.returncode}")
+            failed = 1
+        if failed:
+            print("\n".join(f"    {line[:400]}" for line in (proc.stdout + proc.stderr).splitlines()[-60:]), flush=True)
+        errors = [line for line in log_server.read_text(errors="replace").splitlines() if " ERROR " in line]
+        if errors:
+            notes.append(f"{len(errors)} ERROR line(s) in the server log, first: {errors[0][:300]}")
+            failed = max(failed, 1)
+        report.add(SDK_PHASE, counts.get("pass", 0), failed, time.monotonic() - t0, "; ".join(notes))
+    finally:
+        _stop_group(server)
+
+
+def cmd_test_sdk(args):
+    """The SDK phase alone, on a throw-away copy of ``--from-db`` (or a fresh install); dropped afterwards."""
+    t_start = time.monotonic()
+    check_node()
+    odoo_info = probe_odoo()
+    report = Report()
+    checkout = Checkout(cache_dir())
+    checkout.prepare()
+    pg = Postgres(checkout.cache)
+    db = f"sb_sdk_{datetime.datetime.now().strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
+    interrupted = False
+    try:
+        pg.ensure()
+        checkout.write_conf(pg, odoo_info)
+        if args.from_db:
+            if not pg.database_exists(args.from_db):
+                raise DevError(f"database {args.from_db} does not exist")
+            log(f"copying {args.from_db} to the throw-away database {db}")
+            pg.psql(f'CREATE DATABASE "{db}" TEMPLATE "{args.from_db}"')
+        else:
+            log(f"installing {ADDON} on the throw-away database {db}")
+            rc, scan = run_odoo(
+                ["server", "-c", str(checkout.conf), "-d", db, "-i", f"{COMPANION_MODULES},{ADDON}", "--with-demo",
+                 "--stop-after-init", "--no-http", "--log-level=warn", "--max-cron-threads=0", "--workers=0"],
+                checkout,
+                checkout.logs / f"{db}-install.log",
+                echo=False,
+                timeout=args.timeout * 60,
+            )  # fmt: skip
+            if rc or scan.errors:
+                raise DevError(f"installing {ADDON} failed (exit {rc}), see {checkout.logs / f'{db}-install.log'}")
+        phase_sdk_tests(args, checkout, db, report, pg)
+    except DevError as exc:
+        print(f"ERROR: {exc}", flush=True)
+        report.add("setup", 0, 1, 0, str(exc).splitlines()[0])
+    except KeyboardInterrupt:
+        report.add("interrupted", 0, 1, 0)
+        interrupted = True
+    finally:
+        if pg.port:
+            pg.drop_database(db, checkout.data_dir)
+    failed = report.print_summary(time.monotonic() - t_start)
+    return 130 if interrupted else 1 if failed else 0
+
+
 def cmd_test(args):
     """Run all tests on throwaway databases; exit 0 only if everything passed."""
     t_start = time.monotonic()
     check_browser_tours()
+    check_node()
     odoo_info = probe_odoo()
     report = Report()
     cache = cache_dir()
@@ -1131,6 +1324,8 @@ def cmd_test(args):
         report.info.append(f"Odoo {odoo_info['version']}, config {checkout.conf}, logs in {checkout.logs}")
         log(report.info[0])
         phase_odoo_tests(args, checkout, dbs[0], report, pg)
+        # on the Odoo phase's database before it is dropped: the addon is installed there already
+        phase_sdk_tests(args, checkout, dbs[0], report, pg)
         if args.skip_install_checks:
             log("install checks skipped (--skip-install-checks)")
         else:
@@ -1203,6 +1398,15 @@ def main(argv=None):
     pytest_cmd.add_argument("--update", action="store_true", help=f"run -u {ADDON} first (after changing models)")
     # extra pytest options follow '--' (e.g. -- -k sepa -x); split off in main()
     pytest_cmd.set_defaults(func=cmd_pytest)
+
+    test_sdk = sub.add_parser(
+        "test-sdk", help="only the JavaScript SDK tests (node --test) against Odoo on a throw-away database"
+    )
+    test_sdk.add_argument(
+        "--from-db", type=db_name, help="copy this database (with the addon installed) instead of installing afresh"
+    )
+    test_sdk.add_argument("--timeout", type=int, default=20, metavar="MIN", help="time-out per step (default 20)")
+    test_sdk.set_defaults(func=cmd_test_sdk)
 
     lint = sub.add_parser(
         "lint", help="ruff, pylint with the OCA mandatory checks (.pylintrc-mandatory) and oca-checks-odoo-module"

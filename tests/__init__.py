@@ -43,3 +43,5 @@ from . import test_api_rate_limit
 from . import test_usage_ingest_batch
 from . import test_payment_form
 from . import test_signup_vat
+from . import test_sdk_portal_session
+from . import test_sdk_browser

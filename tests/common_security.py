@@ -229,6 +229,7 @@ class SecurityWorldCommon(SubscriptionCommon):
             **dunning,
             "subscription.cancellation.declaration": declaration,
             "subscription.cancellation.reason": env.ref("subscription_billing.cancellation_reason_other"),
+            "subscription.portal.session": env["subscription.portal.session"]._issue(sub)[0].sudo(),
             "subscription.signup": env["subscription.signup"].create(
                 {"submission_key": f"sec-signup-{n}", "email": "signup@example.com", "company_id": company.id}
             ),

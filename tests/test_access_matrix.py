@@ -59,6 +59,7 @@ MATRIX = {
     "subscription.cancellation.declaration": ("UM", "", "", ""),
     "subscription.cancellation.reason": ("UM", "M", "M", "M"),
     "subscription.signup": ("UM", "", "", ""),
+    "subscription.portal.session": ("UM", "M", "", "M"),
 }
 
 #: transient model -> groups allowed every operation on the records they created themselves

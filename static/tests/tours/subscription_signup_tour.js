@@ -44,3 +44,30 @@ registry.category("web_tour.tours").add("subscription_signup_sepa", {
 registry.category("web_tour.tours").add("subscription_signup_sepa_de", {
     steps: () => signupSteps({ email: "tina.tour.de@example.com", country: null, welcome: "Willkommen!" }),
 });
+
+/**
+ * Continues on the hosted signup form after the plain page of static/tests/sdk/sdk_embed.html (the SDK's
+ * pricingTable, no Odoo assets) sent the visitor there: tests/test_sdk_browser.py clicks the plan there and
+ * hands over to this tour. A trial without a payment method, ending on the welcome page.
+ */
+registry.category("web_tour.tours").add("subscription_sdk_embed_signup", {
+    steps: () => [
+        { content: "The signup form of the chosen plan", trigger: "form:has(input[name=submission_key])" },
+        { content: "Name", trigger: "input[name=name]", run: "edit Sara Sdk" },
+        { content: "E-mail", trigger: "input[name=email]", run: "edit sara.sdk@example.com" },
+        { content: "Street", trigger: "input[name=street]", run: "edit Hauptstraße 2" },
+        { content: "ZIP", trigger: "input[name=zip]", run: "edit 10115" },
+        { content: "City", trigger: "input[name=city]", run: "edit Berlin" },
+        { content: "Country", trigger: "select[name=country_id]", run: "selectByLabel Germany" },
+        { content: "Trial without a payment method", trigger: "input#payment_trial", run: "check" },
+        { content: "Terms", trigger: "input#accept_terms", run: "check" },
+        { content: "Right of withdrawal", trigger: "input#accept_withdrawal", run: "check" },
+        {
+            content: "Subscribe",
+            trigger: "button.o_subscription_signup_submit",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        { content: "Welcome on the subscription page", trigger: ".o_subscription_welcome" },
+    ],
+});
