@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
@@ -36,7 +38,7 @@ class SubscriptionPaymentFormPortal(payment_portal.PaymentPortal):
 
     def _payment_form_query(self, access_token, **params):
         params = {k: v for k, v in {"access_token": access_token, **params}.items() if v}
-        return ("?" + "&".join(f"{k}={v}" for k, v in params.items())) if params else ""
+        return ("?" + urlencode(params)) if params else ""
 
     def _payment_form_landing_route(self, subscription_sudo, access_token):
         signup = "1" if subscription_sudo._payment_form_get_signup() else None
@@ -152,8 +154,18 @@ class SubscriptionPaymentFormPortal(payment_portal.PaymentPortal):
             tx_sudo._post_process()
         token = tx_sudo.token_id
         if token and subscription_sudo.payment_method == "token" and subscription_sudo.payment_token_id == token:
-            message = "welcome" if signup else "card_added"
-            return request.redirect(url + self._payment_form_query(access_token, message=message))
+            if signup:
+                # a signup opened by the SDK's checkout(): the welcome page posts its result to that origin
+                signup_sudo = (
+                    request.env["subscription.signup"]
+                    .sudo()
+                    .search([("subscription_id", "=", subscription_sudo.id)], order="id desc", limit=1)
+                )
+                sdk_origin = signup_sudo.sdk_origin
+                return request.redirect(
+                    url + self._payment_form_query(access_token, message="welcome", sdk_origin=sdk_origin)
+                )
+            return request.redirect(url + self._payment_form_query(access_token, message="card_added"))
         if tx_sudo.state == "pending":
             return request.redirect(url + self._payment_form_query(access_token, message="card_pending"))
         reason = tx_sudo.state_message or request.env._("The payment provider did not confirm the payment method.")

@@ -151,7 +151,10 @@ class SubscriptionSignupController(http.Controller):
         subscription_sudo = signup.subscription_id
         sdk_origin = self._signup_sdk_origin(family_sudo, post.get("sdk_origin"))
         if signup.awaiting_payment_method:
-            # "card": the subscription is a draft until the payment form's validation succeeds
+            # "card": the subscription is a draft until the payment form's validation succeeds; the landing
+            # route then sends the customer to the welcome page, with the checkout() origin kept here
+            if sdk_origin:
+                signup.sdk_origin = sdk_origin
             return request.redirect(
                 f"/my/subscriptions/{subscription_sudo.id}/payment-method"
                 f"?access_token={subscription_sudo._portal_ensure_token()}"

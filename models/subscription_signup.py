@@ -56,6 +56,13 @@ class SubscriptionSignup(models.Model):
         help="The customer chose to pay through a payment provider: the subscription stays a draft until the "
         "provider confirms the payment method entered in the payment form, then it starts.",
     )
+    sdk_origin = fields.Char(
+        string="SDK Origin",
+        readonly=True,
+        copy=False,
+        help="Allowed origin of the page that opened this signup with the SDK's checkout(): the signup's result is "
+        "posted there once the subscription has started (also after the payment form of a card signup).",
+    )
 
     # ------------------------------------------------------------------
     # Constraints

@@ -299,8 +299,9 @@ class TestSignupWithCard(PaymentFormCommon, HttpCase):
             code="SU-C", name="Storage Card", price=10.0, currency_id=cls.eur.id, family_id=cls.family.id, rank=1
         )
 
-    def _signup_by_card(self, email="carla.card@example.com"):
-        page = self.url_open(f"/subscribe/{self.family.id}/{self.plan_card.id}?currency=EUR")
+    def _signup_by_card(self, email="carla.card@example.com", sdk_origin=None):
+        query = f"&sdk_origin={sdk_origin}" if sdk_origin else ""
+        page = self.url_open(f"/subscribe/{self.family.id}/{self.plan_card.id}?currency=EUR{query}")
         self.assertIn('id="payment_card"', page.text, "the card choice is offered: a provider can tokenize")
         form = {
             "csrf_token": CSRF_INPUT.search(page.text).group(1),
@@ -317,6 +318,8 @@ class TestSignupWithCard(PaymentFormCommon, HttpCase):
             "accept_terms": "1",
             "accept_withdrawal": "1",
         }
+        if sdk_origin:
+            form["sdk_origin"] = sdk_origin
         response = self.url_open(f"/subscribe/{self.family.id}/{self.plan_card.id}", data=form)
         sub = self.env["subscription.signup"].search([("email", "=", email)]).subscription_id
         return response, sub
@@ -364,6 +367,41 @@ class TestSignupWithCard(PaymentFormCommon, HttpCase):
         self.assertIn("o_subscription_signup_retry_payment", page.text)
         self.assertEqual(sub.state, "draft")
         self.assertFalse(sub.payment_token_id)
+
+    def test_card_signup_opened_by_the_sdk_posts_its_result_after_the_payment_form(self):
+        """checkout() with a card: the SDK's origin (allowed by the company) survives the payment form. After the
+        demo provider confirms the card, the landing route sends the customer to the welcome page with that
+        origin, and the page carries the result (the now active subscription) for it; without the origin on the
+        signup the same flow carries nothing."""
+        origin = "https://shop.example.com"
+        self.env.company.subscription_sdk_allowed_origins = origin
+        _response, sub = self._signup_by_card(sdk_origin=origin)
+        self.assertEqual(self.env["subscription.signup"].search([("subscription_id", "=", sub.id)]).sdk_origin, origin)
+        token = sub._portal_ensure_token()
+        page = self.url_open(f"/my/subscriptions/{sub.id}/payment-method?access_token={token}")
+        params = {
+            "provider_id": self.provider.id,
+            "payment_method_id": self.pm_demo.id,
+            "token_id": None,
+            "amount": None,
+            "flow": "direct",
+            "tokenization_requested": True,
+            "landing_route": "",
+            "is_validation": True,
+            "csrf_token": CSRF_JS.search(page.text).group(1),
+            "access_token": token,
+        }
+        values = self.make_jsonrpc_request(f"/my/subscriptions/{sub.id}/payment-method/transaction", params)
+        self.make_jsonrpc_request(
+            "/payment/demo/simulate_payment",
+            {"reference": values["reference"], "payment_details": "4242", "simulated_state": "done"},
+        )
+        response = self.url_open(f"/my/subscriptions/{sub.id}/payment-method/return?access_token={token}&signup=1")
+        query = parse_qs(urlparse(response.url).query)
+        self.assertEqual((query["message"], query["sdk_origin"]), (["welcome"], [origin]))
+        self.assertEqual(sub.state, "active")
+        self.assertIn(f'data-origin="{origin}"', response.text)
+        self.assertIn("o_subscription_checkout_result", response.text)
 
     def test_card_choice_is_refused_without_a_tokenizing_provider(self):
         self.provider.allow_tokenization = False
