@@ -70,6 +70,8 @@ class LineSpec:
     date_end: date | None = None
     setup_billed: bool = False
     usage_billed_until: date | None = None
+    #: currency of the price (the projection prices in the subscription's currency only)
+    price_currency_id: int | None = None
 
     @property
     def per_unit(self) -> bool:

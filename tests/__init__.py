@@ -41,3 +41,4 @@ from . import test_portal_self_service
 from . import test_signup
 from . import test_api_rate_limit
 from . import test_usage_ingest_batch
+from . import test_billing_forecast_projection
