@@ -46,7 +46,7 @@ class SubscriptionBillingForecast(models.AbstractModel):
     # Business methods
     # ------------------------------------------------------------------
     @api.model
-    def _forecast(self, subscriptions, date_from, date_to, date_today=None, with_lines=False):
+    def _forecast(self, subscriptions, date_from, date_to, date_today=None, with_lines=False, dry_run_fallback=True):
         """Invoices the billing runs from ``date_from`` to ``date_to`` would create for ``subscriptions``.
 
         Projected (nothing written, nothing locked); the subscriptions the projection does not cover
@@ -54,6 +54,8 @@ class SubscriptionBillingForecast(models.AbstractModel):
 
         :param with_lines: add each invoice's ``lines`` (dicts: name, quantity, price_unit, amount,
             start, end, to_be_rated) to its row
+        :param dry_run_fallback: dry-run the subscriptions the projection does not cover (it takes the
+            billing run's row locks); without it their invoices are left out
         :return: list of dicts, one per invoice, in the format of :meth:`_describe_moves`, ordered by run
             day and invoice date
         """
@@ -65,10 +67,37 @@ class SubscriptionBillingForecast(models.AbstractModel):
         specs = [spec for spec in data["specs"] if spec.id not in fallback.ids]
         invoices = forecast.project(specs, date_from, date_to, date_today)
         rows = self._describe_projection(invoices, data, with_lines=with_lines)
-        if fallback:
+        if fallback and dry_run_fallback:
             rows += self._forecast_dry_run(fallback, date_from, date_to, date_today)
         rows.sort(key=lambda row: (row["run_date"], row["invoice_date"], row["subscription_id"]))
         return rows
+
+    @api.model
+    def _get_upcoming_invoice(self, subscription, date_ref=None):
+        """The next invoice of ``subscription`` as the billing runs from ``date_ref`` (default today) will
+        create it, projected (nothing written, nothing locked: the portal and the API show it).
+
+        A customer who groups invoices gets one invoice for all its subscriptions due that day: they are
+        projected together. ``None`` when nothing is due within 400 days, or when only the dry run could
+        tell (pending one-time charges, prices converted at the invoice date, see
+        :meth:`_get_projection_fallback`).
+
+        :return: a row of :meth:`_forecast` with its ``lines``, or ``None``
+        """
+        subscription.ensure_one()
+        date_ref = date_ref or fields.Date.context_today(self)
+        subs = subscription
+        if subscription.commercial_partner_id.subscription_invoice_grouping:
+            subs |= subscription.search(
+                [
+                    ("commercial_partner_id", "=", subscription.commercial_partner_id.id),
+                    ("state", "not in", ("draft", "ended")),
+                ]
+            )
+        rows = self._forecast(
+            subs, date_ref, date_ref + timedelta(days=400), date_ref, with_lines=True, dry_run_fallback=False
+        )
+        return next((row for row in rows if subscription.id in row["subscription_ids"]), None)
 
     @api.model
     def _read_projection_data(self, subs, date_from, date_to):
@@ -97,13 +126,15 @@ class SubscriptionBillingForecast(models.AbstractModel):
         cr.execute(
             SQL(
                 """SELECT id, subscription_id, discount_type, percent, amount, apply_on, subscription_line_id,
-                          duration_periods, applied_periods
+                          duration_periods, applied_periods, name
                      FROM subscription_discount WHERE subscription_id = ANY(%s) ORDER BY subscription_id, id""",
                 ids,
             )
         )
         discounts = defaultdict(list)
-        for disc_id, sub_id, kind, percent, amount, apply_on, line_id, duration, applied in cr.fetchall():
+        discount_names = {}
+        for disc_id, sub_id, kind, percent, amount, apply_on, line_id, duration, applied, name in cr.fetchall():
+            discount_names[disc_id] = name
             discounts[sub_id].append(
                 forecast.DiscountSpec(
                     disc_id,
@@ -183,7 +214,13 @@ class SubscriptionBillingForecast(models.AbstractModel):
                 "plan": plan,
                 "has_usage": any(ln.line_type == forecast.USAGE and (ln.active or ln.date_end) for ln in lines),
             }
-        return {"specs": specs, "info": info, "plan_specs": plan_specs, "steps": steps}
+        return {
+            "specs": specs,
+            "info": info,
+            "plan_specs": plan_specs,
+            "steps": steps,
+            "discount_names": discount_names,
+        }
 
     @api.model
     def _get_plan_spec(self, plan, company):
@@ -399,6 +436,7 @@ class SubscriptionBillingForecast(models.AbstractModel):
     def _describe_projection(self, invoices, data, with_lines=False):
         """Rows of :meth:`_describe_moves` for projected invoices, taxes computed once per distinct invoice."""
         info = data["info"]
+        discount_names = data["discount_names"]
         taxes_cache = {}
         dates = {}
         template = self.env._("%(description)s\nService period: %(start)s – %(end)s")
@@ -425,7 +463,12 @@ class SubscriptionBillingForecast(models.AbstractModel):
             untaxed, tax, total, untaxed_company = amounts
             product_sub_ids = invoice.subscription_ids
             descriptions = [
-                template % {"description": ln.name, "start": fmt(ln.start), "end": fmt(ln.end)}
+                template
+                % {
+                    "description": ln.name or discount_names.get(ln.discount_id, ""),
+                    "start": fmt(ln.start),
+                    "end": fmt(ln.end),
+                }
                 + (f" ({to_be_rated})" if ln.to_be_rated else "")
                 for ln in invoice.lines
             ]

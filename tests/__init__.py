@@ -42,3 +42,4 @@ from . import test_signup
 from . import test_api_rate_limit
 from . import test_usage_ingest_batch
 from . import test_billing_forecast_projection
+from . import test_forecast_upcoming_invoice
