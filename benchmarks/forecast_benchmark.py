@@ -6,6 +6,8 @@ January billed by a real run): monthly in advance (80.00), monthly in arrears (6
 in turns, every tenth with a 10 % coupon for three periods, every seventh with a scheduled downgrade. Then,
 in the same process:
 
+With ``--monthly-only`` all are on the monthly plan in advance (12 invoices each: 120,000 for 10,000).
+
 (a) the projected forecast (``subscription.billing.forecast._forecast``) of 1 Feb 2026 – 31 Jan 2027 for
     all N: time, rows, the process's peak memory (RSS);
 (b) the dry run (``_forecast_dry_run``, the real billing run replayed day by day in a rolled-back
@@ -44,7 +46,7 @@ FROM, TO = date(2026, 2, 1), date(2027, 1, 31)
 JAN = date(2026, 1, 1)
 
 
-def setup(env, count):
+def setup(env, count, monthly_only=False):
     """``count`` started subscriptions on three plans, January billed, some coupons and changes (committed)."""
     from odoo import Command
 
@@ -70,12 +72,14 @@ def setup(env, count):
         plan("FCA", 60.0, 1, billing_timing="arrears", family_id=False),
         plan("FCY", 900.0, 1, billing_period_unit="year", family_id=False),
     ]
+    if monthly_only:
+        plans = plans[:1]
     basic = plan("FCB", 50.0, 1)
     partners = env["res.partner"].create([{"name": f"Forecast customer {i}"} for i in range(count)])
     env.cr.commit()
     ids = []
     for index, current in enumerate(plans):
-        ids += start_subscriptions(env, partners[index::3], current, JAN)
+        ids += start_subscriptions(env, partners[index :: len(plans)], current, JAN)
     subs = env["subscription.subscription"].browse(sorted(ids))
     for start in range(0, len(subs), 1000):
         chunk = subs[start : start + 1000]
@@ -116,6 +120,9 @@ def main(argv=None):
     parser.add_argument("--db", help="database name (default: sb_bench_forecast_<n>_<time>)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database afterwards")
     parser.add_argument("--profile", help="write cProfile statistics of the projection to this file")
+    parser.add_argument(
+        "--monthly-only", action="store_true", help="all on the monthly plan in advance (12 invoices each)"
+    )
     args = parser.parse_args(argv)
     exit_on_sigterm()
     init_odoo(args.config)
@@ -128,7 +135,7 @@ def main(argv=None):
             ensure_chart(env)
             env.cr.commit()
             t0 = time.perf_counter()
-            subs = setup(env, args.n)
+            subs = setup(env, args.n, monthly_only=args.monthly_only)
             print(f"Setup: {len(subs)} subscriptions in {time.perf_counter() - t0:.1f} s", flush=True)
             Forecast = env["subscription.billing.forecast"]
             gc.collect()

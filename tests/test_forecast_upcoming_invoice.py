@@ -98,8 +98,8 @@ class TestForecastUpcomingInvoice(ApiCommon):
         self.assertNotIn("subscription_upcoming_invoice", response.text)
 
     def test_api_returns_the_upcoming_invoice_as_decimal_strings(self):
-        """GET /subscriptions/{id}/upcoming_invoice on 10 Feb: 1 Mar, 100.00 + 15.00 = 115.00 in the company's currency; the hosting
-        line 100.00 for 1–31 Mar, the API calls of 1–28 Feb to be rated (no subtotal)."""
+        """GET /subscriptions/{id}/upcoming_invoice on 10 Feb: 1 Mar, 100.00 + 15.00 = 115.00 in the company's
+        currency; the hosting line 100.00 for 1–31 Mar, the API calls of 1–28 Feb to be rated (no subtotal)."""
         with freeze_time(TODAY):
             status, data, _response = self._call("GET", f"/subscriptions/{self.sub.id}/upcoming_invoice")
         self.assertEqual(status, 200, data)
