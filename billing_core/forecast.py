@@ -443,13 +443,19 @@ def _next_run_day(state: _SubState, start_day: date) -> date | None:
     return max(schedule.invoice_date(upcoming[0], state.plan.rules), start_day)
 
 
-def project(subscriptions, date_from: date, date_to: date, date_today: date) -> list[ProjectedInvoice]:
+def project(
+    subscriptions, date_from: date, date_to: date, date_today: date, failed: list | None = None
+) -> list[ProjectedInvoice]:
     """The invoices the daily runs from ``date_from`` to ``date_to`` create for ``subscriptions``.
 
     As the dry run: periods due before ``date_from`` are billed by the run of the day before (not
     reported) when ``date_from`` is after ``date_today``, else by the run of ``date_from`` (reported,
     with their own invoice dates). Invoices come oldest run day first, in the run's order (oldest
     period, then subscription).
+
+    :param failed: if given, the ids of subscriptions whose schedule cannot be computed (``ValueError``
+        from the period arithmetic, as the run stores it as a billing error) are appended to it and
+        they are left out; otherwise the error is raised
     """
     start_day = date_from - ONE_DAY if date_from > date_today else date_from
     by_day: dict[date, list[tuple[_SubState, Period, list[ProjectedLine]]]] = {}
@@ -462,7 +468,14 @@ def project(subscriptions, date_from: date, date_to: date, date_today: date) -> 
         )
         state.changes = sorted(spec.changes, key=lambda change: change.effective)
         states.append(state)
-        for run_day, items in _billing_days(state, start_day, date_to):
+        try:
+            days = list(_billing_days(state, start_day, date_to))
+        except ValueError:
+            if failed is None:
+                raise
+            failed.append(spec.id)
+            continue
+        for run_day, items in days:
             for period, lines in items:
                 by_day.setdefault(run_day, []).append((state, period, lines))
     return _group(by_day, date_from)

@@ -65,8 +65,11 @@ class SubscriptionBillingForecast(models.AbstractModel):
         data = self._read_projection_data(subs, date_from, date_to)
         fallback = self._get_projection_fallback(subs, data, date_from, date_to)
         specs = [spec for spec in data["specs"] if spec.id not in fallback.ids]
-        invoices = forecast.project(specs, date_from, date_to, date_today)
+        failed = []
+        invoices = forecast.project(specs, date_from, date_to, date_today, failed=failed)
         rows = self._describe_projection(invoices, data, with_lines=with_lines)
+        # a schedule the period arithmetic refuses: the dry run shows what the run does (it stores the error)
+        fallback |= subs.browse(failed)
         if fallback and dry_run_fallback:
             rows += self._forecast_dry_run(fallback, date_from, date_to, date_today)
         rows.sort(key=lambda row: (row["run_date"], row["invoice_date"], row["subscription_id"]))
