@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -154,8 +155,13 @@ def _calendar_boundary_on_or_before(day: date, interval: Interval) -> date:
 # ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def period_for_index(anchor: date, interval: Interval, alignment: str, index: int) -> Period:
-    """Billing period number ``index`` (0-based) of a schedule starting on ``anchor``."""
+    """Billing period number ``index`` (0-based) of a schedule starting on ``anchor``.
+
+    Memoised: a pure function of hashable arguments returning a frozen :class:`Period`; a forecast or
+    billing run over thousands of subscriptions asks for the same few thousand periods again and again.
+    """
     if index < 0:
         raise ValueError("period index must not be negative")
     if alignment == ANNIVERSARY:

@@ -291,6 +291,60 @@ SCHEMAS.update(
             },
             "additionalProperties": False,
         },
+        "UpcomingInvoiceLine": {
+            "type": "object",
+            "required": [
+                "description",
+                "quantity",
+                "unit_price",
+                "subtotal",
+                "to_be_rated",
+                "period_start",
+                "period_end",
+            ],
+            "properties": {
+                "subscription_id": {"type": "integer"},
+                "description": _nullable({"type": "string"}),
+                "quantity": {"type": "number"},
+                "unit_price": MONEY,
+                "discount": {"type": "number"},
+                "subtotal": _nullable(MONEY),
+                "to_be_rated": {"type": "boolean", "description": "Metered usage: rated when the invoice is made."},
+                "period_start": ISO_DATE_OR_NULL,
+                "period_end": ISO_DATE_OR_NULL,
+            },
+            "additionalProperties": False,
+        },
+        "UpcomingInvoice": {
+            "type": "object",
+            "required": [
+                "object",
+                "subscription_id",
+                "currency",
+                "invoice_date",
+                "amount_untaxed",
+                "amount_tax",
+                "amount_total",
+                "lines",
+            ],
+            "properties": {
+                "object": {"const": "upcoming_invoice"},
+                "subscription_id": {"type": "integer"},
+                "subscription_ids": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "All subscriptions on the invoice (a customer who groups its invoices).",
+                },
+                "currency": CURRENCY,
+                "invoice_date": DATE,
+                "amount_untaxed": MONEY,
+                "amount_tax": MONEY,
+                "amount_total": MONEY,
+                "has_usage": {"type": "boolean", "description": "Metered usage is added when rated."},
+                "lines": {"type": "array", "items": _ref("UpcomingInvoiceLine")},
+            },
+            "additionalProperties": False,
+        },
         "UsageRecordInput": {
             "type": "object",
             "properties": {
@@ -793,6 +847,17 @@ PATHS.update(
                 "summary": "Read a subscription.",
                 "parameters": [ID_PARAM],
                 "responses": {"200": _json_response("The subscription.", "Subscription"), **_errors(401, 403, 404)},
+            }
+        },
+        "/subscriptions/{id}/upcoming_invoice": {
+            "get": {
+                "operationId": "getUpcomingInvoice",
+                "summary": "The next invoice the billing runs will create, projected; nothing is stored or locked.",
+                "parameters": [ID_PARAM],
+                "responses": {
+                    "200": _json_response("The upcoming invoice.", "UpcomingInvoice"),
+                    **_errors(401, 403, 404),
+                },
             }
         },
         "/subscriptions/{id}/pause": _action(

@@ -280,3 +280,33 @@ def dunning_letter_data(letter):
         "fee_invoice_id": letter.fee_invoice_id.id or None,
         "items": items,
     }
+
+
+def upcoming_invoice_data(row, subscription, currency):
+    """The projected next invoice of ``subscription`` (a row of ``subscription.billing.forecast._forecast``
+    with its lines): metered usage is ``to_be_rated``, without an amount."""
+    return {
+        "object": "upcoming_invoice",
+        "subscription_id": subscription.id,
+        "subscription_ids": list(row["subscription_ids"]),
+        "currency": currency.name,
+        "invoice_date": iso_date(row["invoice_date"]),
+        "amount_untaxed": money(row["amount_untaxed"], currency),
+        "amount_tax": money(row["amount_tax"], currency),
+        "amount_total": money(row["amount_total"], currency),
+        "has_usage": bool(row["has_usage"]),
+        "lines": [
+            {
+                "subscription_id": line["subscription_id"],
+                "description": line["name"] or None,
+                "quantity": float(line["quantity"]),
+                "unit_price": money(float(line["price_unit"]), currency),
+                "discount": float(line["discount"]),
+                "subtotal": None if line["to_be_rated"] else money(float(line["amount"]), currency),
+                "to_be_rated": line["to_be_rated"],
+                "period_start": iso_date(line["start"]),
+                "period_end": iso_date(line["end"]),
+            }
+            for line in row["lines"]
+        ],
+    }

@@ -36,6 +36,7 @@ from .api_serializers import (
     portal_session_data,
     subscription_data,
     token_data,
+    upcoming_invoice_data,
 )
 
 
@@ -398,6 +399,23 @@ class SubscriptionApiV1(http.Controller):
     @api_route("/subscriptions/<int:subscription_id>", "GET")
     def get_subscription(self, env, body, subscription_id):
         return 200, subscription_data(self._get_subscription(env, subscription_id))
+
+    @api_route("/subscriptions/<int:subscription_id>/upcoming_invoice", "GET")
+    def get_upcoming_invoice(self, env, body, subscription_id):
+        """The next invoice the billing runs will create, projected: nothing is written or locked."""
+        sub = self._get_subscription(env, subscription_id)
+        upcoming = None
+        if sub.state not in ("draft", "ended"):
+            upcoming = (
+                env["subscription.billing.forecast"]
+                .sudo()
+                ._get_upcoming_invoice(sub.sudo(), fields.Date.context_today(env.user))
+            )
+        if not upcoming:
+            raise not_found(
+                env._("Subscription %(id)s has no upcoming invoice that can be projected.", id=subscription_id)
+            )
+        return 200, upcoming_invoice_data(upcoming, sub, env["res.currency"].browse(upcoming["currency_id"]))
 
     def _writable_subscription(self, env, subscription_id):
         sub = self._get_subscription(env, subscription_id)

@@ -1,4 +1,4 @@
-from odoo import http
+from odoo import fields, http
 from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 
@@ -89,8 +89,22 @@ class SubscriptionPortal(CustomerPortal):
                 "subscription": subscription_sudo,
                 "invoices": invoices_sudo,
                 "page_name": "subscription",
+                **self._prepare_upcoming_invoice_values(subscription_sudo),
             },
             "my_subscriptions_history",
             False,
         )
         return values
+
+    def _prepare_upcoming_invoice_values(self, subscription_sudo):
+        """The next invoice the billing runs will create, projected (nothing written or locked), with taxes;
+        metered usage is shown "to be rated". Access was checked on the subscription by the caller."""
+        if subscription_sudo.state in ("draft", "ended"):
+            return {"upcoming_invoice": None}
+        upcoming = (
+            request.env["subscription.billing.forecast"]
+            .sudo()
+            ._get_upcoming_invoice(subscription_sudo, fields.Date.context_today(subscription_sudo))
+        )
+        currency_sudo = request.env["res.currency"].sudo().browse(upcoming["currency_id"]) if upcoming else None
+        return {"upcoming_invoice": upcoming, "upcoming_currency_sudo": currency_sudo}

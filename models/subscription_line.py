@@ -5,8 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_date
 
-from ..billing_core import pricing, usage
-from ..billing_core.periods import Period
+from ..billing_core import invoicing, pricing, usage
 from . import bounds_checks
 
 LINE_TYPES = [
@@ -335,11 +334,7 @@ class SubscriptionLine(models.Model):
     def _get_billed_part(self, period):
         """The part of ``period`` this line is billed for (its own start/end dates), or ``None``."""
         self.ensure_one()
-        start = max(period.start, self.date_start) if self.date_start else period.start
-        end = min(period.end, self.date_end) if self.date_end else period.end
-        if start > end:
-            return None
-        return Period(period.index, start, end, period.full_start, period.full_end)
+        return invoicing.billed_part(period, self.date_start or None, self.date_end or None)
 
     # ------------------------------------------------------------------
     # Invoice lines
@@ -361,23 +356,24 @@ class SubscriptionLine(models.Model):
         values = self._prepare_base_invoice_line_values(part)
         conversion = self._get_price_conversion(date_ref or self.subscription_id._get_item_invoice_date(period))
         prorate = part.is_partial and self.line_type == "recurring"
-        if self._is_priced_per_unit() and (not prorate or self.quantity == 1):
-            price_unit = Decimal(str(self.price_unit))
-            if prorate:
-                price_unit = price_unit * part.days / part.full_days
-            price_unit = pricing.round_to(price_unit, step)
-            values.update(quantity=self.quantity, price_unit=float(price_unit), discount=self.discount)
+        _quantity, amount, as_rated = invoicing.period_line_price(
+            quantity=self.quantity,
+            price_unit=self.price_unit,
+            rating_amount=rating.amount,
+            per_unit=self._is_priced_per_unit(),
+            part=part,
+            prorate=prorate,
+            step=step,
+        )
+        if not as_rated:
+            values.update(quantity=self.quantity, price_unit=float(amount), discount=self.discount)
             if conversion:
-                self._apply_price_conversion(values, conversion, price_unit, per_unit=True)
+                self._apply_price_conversion(values, conversion, amount, per_unit=True)
             return [values]
-        # the line amount is prorated and rounded once (12 × 8.00 for 22 of 31 days is
-        # 96.00 × 22/31 = 68.13, not 12 × round(8.00 × 22/31) = 68.16)
-        amount = rating.amount
+        # the line amount is prorated and rounded once (billing_core.invoicing.period_line_price)
         description = self._describe_rating(rating)
         if prorate:
-            amount = amount * part.days / part.full_days
             description += self.env._(" × %(days)s/%(full)s days", days=part.days, full=part.full_days)
-        amount = pricing.round_to(amount, step)
         values.update(
             quantity=1.0,
             price_unit=float(amount),

@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_date
 
-from ..billing_core import fx, pricing, proration, schedule, tax_regime, terms
+from ..billing_core import fx, invoicing, pricing, proration, schedule, tax_regime, terms
 from ..billing_core import periods as period_math
 from . import bounds_checks
 
@@ -1752,27 +1752,15 @@ class SubscriptionSubscription(models.Model):
                 line = self.env["subscription.line"].browse(vals.get("subscription_line_id"))
                 if discount.apply_on == "recurring" and line.line_type != "recurring":
                     continue
-                amount = (
-                    Decimal(str(vals["price_unit"]))
-                    * Decimal(str(vals["quantity"]))
-                    * (1 - Decimal(str(vals.get("discount") or 0)) / 100)
-                )
                 tax_key = tuple(vals["tax_ids"][0][2])
-                groups[tax_key] += pricing.round_to(amount, step)
+                groups[tax_key] += invoicing.net_amount(
+                    vals["price_unit"], vals["quantity"], vals.get("discount") or 0, step
+                )
                 products.setdefault(tax_key, vals["product_id"])
-            keys = [key for key, amount in groups.items() if amount > 0]
-            if not keys:
-                continue
-            if discount.discount_type == "percent":
-                reductions = [
-                    pricing.round_to(pricing.discount_value(groups[key], percent=Decimal(str(discount.percent))), step)
-                    for key in keys
-                ]
-            else:
-                total = sum(groups[key] for key in keys)
-                fixed = min(pricing.round_to(Decimal(str(discount.amount)), step), total)
-                reductions = pricing.allocate(fixed, [groups[key] for key in keys], step)
-            for key, reduction in zip(keys, reductions, strict=True):
+            reductions = invoicing.discount_reductions(
+                list(groups.items()), discount.discount_type, discount.percent, discount.amount, step
+            )
+            for key, reduction in reductions:
                 if not reduction:
                     continue
                 result.append(

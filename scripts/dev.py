@@ -833,6 +833,7 @@ def cmd_bench(args):
             "revenue": "revenue_recognition_benchmark.py",
             "dunning": "dunning_benchmark.py",
             "analytics": "analytics_benchmark.py",
+            "forecast": "forecast_benchmark.py",
         }.get(args.script, "billing_run_benchmark.py")
         cmd = python_cmd(str(REPO / "benchmarks" / script), "-c", str(conf))
         if args.n is not None:
@@ -1417,17 +1418,18 @@ def main(argv=None):
     bench.add_argument(
         "script",
         nargs="?",
-        choices=["billing", "usage", "revenue", "dunning", "analytics"],
+        choices=["billing", "usage", "revenue", "dunning", "analytics", "forecast"],
         default="billing",
         help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating; "
         "revenue: recognition of one month of deferred revenue vs one bare entry; "
         "dunning: dunning run over overdue invoices vs bare writes of its rows; "
-        "analytics: MRR bridge, cohorts and the billing forecast on a large ledger",
+        "analytics: MRR bridge, cohorts and the billing forecast on a large ledger; "
+        "forecast: the projected 12-month billing forecast vs. the dry run",
     )
     bench.add_argument(
         "--n",
         type=int,
-        help="billing, revenue: subscriptions (default 10000); usage: usage records (default 100000)",
+        help="billing, revenue, forecast: subscriptions (default 10000); usage: usage records (default 100000)",
     )
     bench.add_argument(
         "--profile", metavar="FILE", help="write cProfile statistics of the billing run (revenue: recognition) to FILE"
