@@ -4,7 +4,7 @@ Given each subscription's timeline (:class:`billing_core.schedule.Timeline`), pl
 discounts and scheduled changes as plain data, :func:`project` returns the invoices the daily billing
 runs from one day to another would create, with their lines' untaxed amounts. It walks the same
 schedule the run walks (:func:`billing_core.schedule.due`, :func:`~billing_core.schedule.billed_after`,
-:func:`~billing_core.schedule.free_anchor`) and prices lines with the run's own functions
+:func:`~billing_core.schedule.first_unbilled_day`) and prices lines with the run's own functions
 (:mod:`billing_core.pricing`, :mod:`billing_core.invoicing`); nothing is written, nothing is locked.
 
 What it mirrors from ``subscription.billing.run._run_billing`` for one run day:
@@ -367,7 +367,7 @@ def _billing_days(state: _SubState, start_day: date, date_to: date):
     call and are split by run day (a period is billed by the run of its invoice date, or of
     ``start_day`` if that is later); billing them one run after the other moves the timeline the same
     way, unless service billed later than the first unbilled day makes the run re-anchor after each day
-    (:func:`schedule.free_anchor`): then one run day at a time.
+    (:func:`schedule.first_unbilled_day`): then one run day at a time.
     """
     while True:
         # the day the subscription is next due, under the lines it has before that day's changes
@@ -407,7 +407,7 @@ def _run_day_items(state: _SubState, due: list[Period]):
         moved = moved or period.index != schedule.USAGE_ONLY
     if moved:
         # a period billed again after a cancellation: continue after the service billed later
-        timeline = replace(timeline, next_start=schedule.free_anchor(timeline.next_start, timeline.billed))
+        timeline = replace(timeline, next_start=schedule.first_unbilled_day(timeline.next_start, timeline.billed))
     state.timeline = timeline
     # usage billed with these periods: later windows of every metered line start after them
     usage_ends = [period.usage.end for period in due if period.usage is not None]

@@ -97,6 +97,19 @@ def free_anchor(proposed: date, billed) -> date:
     return anchor
 
 
+def first_unbilled_day(day: date, billed) -> date:
+    """``day``, or the day after the billed service that covers it (contiguous runs chain).
+
+    Unlike :func:`free_anchor`, a billed run that starts after a gap does not move
+    the day: the gap is unbilled service and must stay due. This is where the billing
+    run continues after billing a released period again while later service is billed.
+    """
+    for start, end in sorted(billed):
+        if start <= day <= end:
+            day = end + ONE_DAY
+    return day
+
+
 def reanchored(timeline: Timeline, proposed: date) -> Timeline:
     """A new schedule starting on ``proposed`` (or later, see :func:`free_anchor`)."""
     anchor = free_anchor(proposed, timeline.billed)

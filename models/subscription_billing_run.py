@@ -314,7 +314,8 @@ class SubscriptionBillingRun(models.AbstractModel):
         for sub, last_end in next_starts.items():
             # never backwards: a rewound schedule may bill an old period before the billed ones
             sub._write_system_fields({"next_period_start": max(sub.next_period_start, last_end + timedelta(days=1))})
-        # a period billed again after a cancellation: continue after the service billed later
+        # a period billed again after a cancellation: continue after the billed service that follows it
+        # without a gap (a later billed run after an unbilled gap leaves the gap due)
         later = (
             self.env["subscription.subscription"]
             .browse([sub.id for sub in next_starts])
@@ -323,7 +324,7 @@ class SubscriptionBillingRun(models.AbstractModel):
         for sub in next_starts:
             if later.get(sub.id):
                 sub._write_system_fields(
-                    {"next_period_start": schedule.free_anchor(sub.next_period_start, later[sub.id])}
+                    {"next_period_start": schedule.first_unbilled_day(sub.next_period_start, later[sub.id])}
                 )
         self._link_usage_records(moves)
         to_post = moves.filtered(

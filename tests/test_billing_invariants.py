@@ -258,6 +258,47 @@ class TestBillingInvariants(SubscriptionCommon):
         self.assertEqual(sub_a.next_period_start, date(2026, 4, 1))
         self._assert_no_day_twice(sub_a)
 
+    def test_a_released_period_whose_rebilling_fails_stays_due_behind_later_billed_service(self):
+        """January, February and March billed (100.00 each); January's and February's invoices are
+        cancelled, March's stays. The run of 5 Mar bills January again, but February's invoice fails
+        (an error injected into its invoice values): February must stay due, not be jumped over
+        because March is billed (the schedule used to continue after the last billed run, 1 Apr, and
+        February was lost for good). The next run bills February; every day of January to March is
+        billed exactly once and the schedule continues on 1 Apr."""
+        sub = self._start(start_date=date(2026, 1, 1))
+        invoices = self._bill(sub, date(2026, 1, 1)) | self._bill(sub, date(2026, 2, 1))
+        self._bill(sub, date(2026, 3, 1))
+        invoices.button_cancel()
+        sub._rewind_to_released_periods()
+        self.assertEqual(sub.next_period_start, date(2026, 1, 1))
+        billing_run = type(self.env["subscription.billing.run"])
+        prepare = billing_run._prepare_invoice_values
+
+        def failing_in_february(run, items, **kwargs):
+            if any(period.start == date(2026, 2, 1) for _sub, period in items):
+                raise UserError("injected failure of February's invoice")
+            return prepare(run, items, **kwargs)
+
+        with patch.object(billing_run, "_prepare_invoice_values", failing_in_february):
+            result = sub._run_billing(date(2026, 3, 5))
+        self.assertEqual(result["errors"], sub, "February's failure is stored on the subscription")
+        self.assertEqual(
+            self._billed_periods(sub),
+            [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 3, 1), date(2026, 3, 31))],
+        )
+        self.assertEqual(sub.next_period_start, date(2026, 2, 1), "February is unbilled service: it stays due")
+        self._bill(sub, date(2026, 3, 6))
+        self.assertEqual(
+            self._billed_periods(sub),
+            [
+                (date(2026, 1, 1), date(2026, 1, 31)),
+                (date(2026, 2, 1), date(2026, 2, 28)),
+                (date(2026, 3, 1), date(2026, 3, 31)),
+            ],
+        )
+        self.assertEqual(sub.next_period_start, date(2026, 4, 1))
+        self._assert_no_day_twice(sub)
+
     # ------------------------------------------------------------------
     # the run goes on
     # ------------------------------------------------------------------

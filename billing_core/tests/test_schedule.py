@@ -14,7 +14,7 @@ import os
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -123,6 +123,35 @@ def test_free_anchor():
     billed = ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28)))
     assert schedule.free_anchor(date(2026, 1, 15), billed) == date(2026, 3, 1)
     assert schedule.free_anchor(date(2026, 3, 5), billed) == date(2026, 3, 5)
+
+
+def test_first_unbilled_day_skips_only_the_billed_run_that_covers_the_day():
+    """January billed again after January and February were cancelled, March still billed: the
+    first unbilled day is 1 Feb (a gap), not 1 Apr as free_anchor would say; on a day inside
+    March's run it is 1 Apr, and chained runs (March, April) are skipped together."""
+    march = (date(2026, 3, 1), date(2026, 3, 31))
+    april = (date(2026, 4, 1), date(2026, 4, 30))
+    assert schedule.first_unbilled_day(date(2026, 2, 1), (march,)) == date(2026, 2, 1)
+    assert schedule.free_anchor(date(2026, 2, 1), (march,)) == date(2026, 4, 1)
+    assert schedule.first_unbilled_day(date(2026, 3, 1), (april, march)) == date(2026, 5, 1)
+    assert schedule.first_unbilled_day(date(2026, 3, 15), (march,)) == date(2026, 4, 1)
+
+
+@given(
+    day=st.dates(date(2026, 1, 1), date(2026, 12, 31)),
+    runs=st.lists(st.tuples(st.dates(date(2026, 1, 1), date(2026, 12, 31)), st.integers(0, 60)), max_size=6),
+)
+def test_first_unbilled_day_is_unbilled_and_nothing_unbilled_is_jumped(day, runs):
+    """The result is not billed, and every day from ``day`` up to it is billed (no gap skipped)."""
+    billed = [(start, start + timedelta(days=length)) for start, length in runs]
+    result = schedule.first_unbilled_day(day, billed)
+
+    def covered(day_):
+        return any(start <= day_ <= end for start, end in billed)
+
+    assert result >= day
+    assert not covered(result)
+    assert all(covered(day + timedelta(days=offset)) for offset in range((result - day).days))
 
 
 # ---------------------------------------------------------------------------
