@@ -45,3 +45,4 @@ from . import test_payment_form
 from . import test_signup_vat
 from . import test_sdk_portal_session
 from . import test_sdk_browser
+from . import test_customer_journey
