@@ -64,17 +64,18 @@ class TestCustomerJourney(SubscriptionCommon, HttpCase):
         A. Signup on the start day T (today) on plan S (10.00/month) with a SEPA mandate: active on S, the
            mandate active and signed online, the welcome e-mail queued. The daily billing run then invoices
            the first month T..T+1 month-1 (10.00 untaxed).
-        B. Upgrade to L (30.00/month) immediately, still on T: the whole billed month remains, so the preview
-           (checked in the tour) credits 10.00 × 1 = -10.00 and charges 30.00 × 1 = 30.00, total 20.00
-           untaxed. The test company (AccountTestInvoicingCommon's) is in the US: Jonas in Germany gets the
-           "Foreign Trade 0% Exports" fiscal position, so the totals with tax are the same -10.00, 30.00, 20.00. Plan L, one applied change
-           with those two proration charges, the chatter says "by the customer".
+        B. Upgrade to L (30.00/month) immediately, still on T: the whole billed month remains (run on
+           7 Dec 2026: 7 Dec..6 Jan, 31 of 31 days), so the preview (checked in the tour) credits
+           -10.00 × 31/31 = -10.00 and charges 30.00 × 31/31 = 30.00, total 20.00 untaxed. The test company
+           (AccountTestInvoicingCommon's) is in the US: Jonas in Germany gets the "Foreign Trade 0% Exports"
+           fiscal position, so the totals with tax are the same. Plan L, one applied change with those two
+           proration charges, the chatter says "by the customer".
         C. A card (payment_demo, 4242) through Odoo's payment form: the token is the payment method, the
            mandate no longer used.
         D. Pause until the latest day the form offers, T + 30 (the plans allow 30 days): paused since T.
         E. Logged out, "Verträge hier kündigen" → "jetzt kündigen": a paused contract can be given notice
            (withdrawing it leaves it paused), so no resume is needed. Indefinite consumer contract with one
-           month's notice received on T: earliest end T + 1 month (7 Dec 2026 → 7 Jan 2027). The declaration
+           month's notice received on T: earliest end T + 1 month (run on 7 Dec 2026: 7 Jan 2027). The declaration
            is stored with its receipt time, the subscription is in notice with that end date, and the German
            confirmation e-mail to the given address states it (dd.mm.yyyy).
         """

@@ -58,11 +58,13 @@ registry.category("web_tour.tours").add("subscription_journey_upgrade", {
         },
         {
             content: "Credit for the unused month of S: -10.00 (untaxed and total, the test company exports)",
-            trigger: ".o_subscription_change_preview tr:contains(Unused time on Hosting) td.text-end:contains(-):contains(10.00)",
+            trigger:
+                ".o_subscription_change_preview tr:contains(Unused time on Hosting) td:contains(-):contains(10.00)",
         },
         {
             content: "Charge for the month of L: 30.00",
-            trigger: ".o_subscription_change_preview tr:contains(Remaining time on Hosting) td.text-end:contains(30.00)",
+            trigger:
+                ".o_subscription_change_preview tr:contains(Remaining time on Hosting) td.text-end:contains(30.00)",
         },
         {
             content: "Total: 20.00",
@@ -176,8 +178,10 @@ registry.category("web_tour.tours").add("subscription_journey_cancel_without_log
         },
         {
             content: "The receipt with date and time",
-            trigger:
-                '.o_subscription_cancellation_receipt:contains("Ihre Kündigung ist eingegangen.") .o_subscription_cancellation_received',
+            trigger: [
+                '.o_subscription_cancellation_receipt:contains("Ihre Kündigung ist eingegangen.")',
+                ".o_subscription_cancellation_received",
+            ].join(" "),
         },
     ],
 });
