@@ -47,3 +47,4 @@ from . import test_sdk_portal_session
 from . import test_sdk_browser
 from . import test_billing_forecast_projection
 from . import test_forecast_upcoming_invoice
+from . import test_customer_journey
