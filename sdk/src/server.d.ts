@@ -45,6 +45,8 @@ export class ApiClient {
     createSubscription(subscription: Record<string, unknown>, options?: CallOptions): Promise<any>;
     listSubscriptions(query?: Record<string, string>): Promise<any>;
     getSubscription(id: number): Promise<any>;
+    /** The next invoice the billing runs will create (projected; money as decimal strings). */
+    upcomingInvoice(id: number): Promise<UpcomingInvoice>;
     previewChange(id: number, change: Record<string, unknown>, options?: CallOptions): Promise<any>;
     change(id: number, change: Record<string, unknown>, options?: CallOptions): Promise<any>;
     pause(id: number, body?: { date?: string }, options?: CallOptions): Promise<any>;
@@ -53,4 +55,17 @@ export class ApiClient {
     ingestUsage(records: Record<string, unknown>[], options?: CallOptions): Promise<any>;
     createPortalSession(subscriptionId: number, options?: { ttlSeconds?: number }, call?: CallOptions): Promise<PortalSession>;
     revokePortalSession(subscriptionId: number, sessionId: number, options?: CallOptions): Promise<PortalSession>;
+}
+
+export interface UpcomingInvoice {
+    object: "upcoming_invoice";
+    subscription_id: number;
+    subscription_ids?: number[];
+    currency: string;
+    invoice_date: string;
+    amount_untaxed: string;
+    amount_tax: string;
+    amount_total: string;
+    has_usage?: boolean;
+    lines: Record<string, unknown>[];
 }

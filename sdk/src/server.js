@@ -116,6 +116,10 @@ export class ApiClient {
     getSubscription(id) {
         return this.request("GET", `/subscriptions/${id}`);
     }
+    /** The next invoice the billing runs will create for the subscription (projected, nothing written). */
+    upcomingInvoice(id) {
+        return this.request("GET", `/subscriptions/${id}/upcoming_invoice`);
+    }
     previewChange(id, change, options = {}) {
         return this.request("POST", `/subscriptions/${id}/change/preview`, { body: change, ...options });
     }

@@ -113,6 +113,18 @@ describe("server client against Odoo", () => {
         await assert.rejects(api.listPlans(), (error) => error.status === 401 && error.code === "invalid_api_key");
     });
 
+    it("upcomingInvoice projects the next invoice of the plan's recurring line", async () => {
+        const api = client();
+        const sub = await newSubscription(api);
+        const upcoming = await api.upcomingInvoice(sub.id);
+        // the plan's one recurring line, 1 x 10.00 a month, on a day from today on
+        assert.equal(upcoming.object, "upcoming_invoice");
+        assert.equal(upcoming.subscription_id, sub.id);
+        assert.equal(upcoming.amount_untaxed, "10.00");
+        assert.ok(upcoming.invoice_date >= today, `${upcoming.invoice_date} is not before ${today}`);
+        await assert.rejects(api.upcomingInvoice(999999999), (error) => error.status === 404);
+    });
+
     it("previewChange computes the upgrade and stores nothing; change applies it", async () => {
         const api = client();
         const sub = await newSubscription(api);
