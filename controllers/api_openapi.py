@@ -1026,6 +1026,30 @@ def _add_rate_limit(paths):
 _add_rate_limit(PATHS)
 
 
+def _add_links(paths):
+    """OpenAPI links: the ``id`` of a resource a POST creates (201) feeds every operation on it
+    (``/customers`` -> ``/customers/{id}``, ``/customers/{id}/payment_methods``, ...), so clients
+    and stateful testing (Schemathesis) can follow create -> read -> act."""
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if not created or "{" in path:
+            continue
+        links = {}
+        for other_path, other_operations in paths.items():
+            if not other_path.startswith(f"{path}/{{id}}"):
+                continue
+            for operation in other_operations.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {"id": "$response.body#/id"},
+                }
+        if links:
+            created["links"] = links
+
+
+_add_links(PATHS)
+
+
 def openapi_document(server_url="/"):
     """The OpenAPI 3.1 document (a new dict on each call)."""
     return {
