@@ -179,7 +179,7 @@ def start_server(config, db_name, port, workers):
 # --------------------------------------------------------------------------
 
 
-def bench_ingestion(base, key, subscription_ids, n_records, batch, clients):
+def bench_ingestion(base, key, subscription_ids, n_records, batch, clients, key_prefix="bench"):
     import requests
 
     def batch_body(index):
@@ -192,7 +192,7 @@ def bench_ingestion(base, key, subscription_ids, n_records, batch, clients):
                     "metric": METRIC_CODE,
                     "quantity": 1 + i % 5,
                     "timestamp": ts.isoformat() + "Z",
-                    "idempotency_key": f"bench-{i}",
+                    "idempotency_key": f"{key_prefix}-{i}",
                 }
             )
         return json.dumps({"records": records})
