@@ -62,6 +62,13 @@ def parse_args():
     parser.add_argument("--webhook-events", type=int, default=2000)
     parser.add_argument("--port", type=int, default=8569)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="before the server starts: send batches of B new records through Odoo's WSGI application in this "
+        "process (the whole request: routing, key check, rate limit, parsing, validation, insert, response) "
+        "and write the cProfile statistics of the last one to FILE",
+    )
     return parser.parse_args()
 
 
@@ -172,7 +179,7 @@ def start_server(config, db_name, port, workers):
 # --------------------------------------------------------------------------
 
 
-def bench_ingestion(base, key, subscription_ids, n_records, batch, clients):
+def bench_ingestion(base, key, subscription_ids, n_records, batch, clients, key_prefix="bench"):
     import requests
 
     def batch_body(index):
@@ -185,7 +192,7 @@ def bench_ingestion(base, key, subscription_ids, n_records, batch, clients):
                     "metric": METRIC_CODE,
                     "quantity": 1 + i % 5,
                     "timestamp": ts.isoformat() + "Z",
-                    "idempotency_key": f"bench-{i}",
+                    "idempotency_key": f"{key_prefix}-{i}",
                 }
             )
         return json.dumps({"records": records})
@@ -249,6 +256,53 @@ def bench_latency(base, key, customer_id, plan_code, n_requests, clients=8):
     return creates, reads
 
 
+def profile_batch(db_name, key, subscription_ids, batch, path, rounds=3):
+    """One batch of ``batch`` new records through ``odoo.http.root`` in this process, profiled.
+
+    The first rounds warm the registry, the routing map and the caches; the last one is profiled.
+    Prints the time of each round and the top of the profile.
+    """
+    import cProfile
+
+    from bench_common import dump_profile
+    from werkzeug.test import Client
+
+    import odoo.http
+    from odoo.tools import config
+
+    config["dbfilter"] = f"^{db_name}$"
+    client = Client(odoo.http.root)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    profiler = cProfile.Profile()
+    for round_ in range(rounds):
+        records = [
+            {
+                "subscription_id": subscription_ids[i % len(subscription_ids)],
+                "metric": METRIC_CODE,
+                "quantity": 1 + i % 5,
+                "timestamp": (datetime(2026, 1, 1) + timedelta(seconds=i * 37)).isoformat() + "Z",
+                "idempotency_key": f"profile-{round_}-{i}",
+            }
+            for i in range(batch)
+        ]
+        body = json.dumps({"records": records})
+        last = round_ == rounds - 1
+        started = time.perf_counter()
+        if last:
+            profiler.enable()
+        response = client.post(f"{API}/usage_records", data=body, headers=headers)
+        if last:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+        result = response.get_json()
+        print(
+            f"    in-process batch {round_ + 1}/{rounds}: {batch} records in {elapsed * 1000:.0f} ms "
+            f"(status {response.status_code}, created {result.get('created')})",
+            flush=True,
+        )
+    dump_profile(profiler, path)
+
+
 def percentile(sorted_values, p):
     index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
     return sorted_values[index]
@@ -308,8 +362,11 @@ def main():
         install_addon(args.db)
         data = set_up(args.db, args.subscriptions)
         print(f"Set-up: {args.subscriptions} subscriptions in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.profile:
+            profile_batch(args.db, data["key"], data["subscription_ids"], args.batch, args.profile)
         server = start_server(args.config, args.db, args.port, args.workers)
         base = f"http://127.0.0.1:{args.port}{API}"
+        print(f"Load average before the measurements: {os.getloadavg()}", flush=True)
 
         elapsed, counts = bench_ingestion(
             base, data["key"], data["subscription_ids"], args.records, args.batch, args.clients

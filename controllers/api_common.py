@@ -22,6 +22,7 @@ from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError, 
 from odoo.http import request
 from odoo.tools import float_repr
 
+from ..billing_core.json_check import compile_check
 from ..billing_core.origins import is_allowed
 from ..billing_core.rate_limit import decide
 from .api_openapi import API_PREFIX, schema_for
@@ -43,6 +44,7 @@ TITLES = {
     500: "Internal Server Error",
 }
 _validators = {}
+_fast_checks = {}
 
 
 class ApiError(Exception):
@@ -131,6 +133,13 @@ def _authenticate(env):
 
 
 def _validate_body(schema_name, body, env):
+    if schema_name not in _fast_checks:
+        _fast_checks[schema_name] = compile_check(schema_for(schema_name))
+    fast_check = _fast_checks[schema_name]
+    if fast_check is not None and fast_check(body):
+        # surely valid (the check says yes only then): the full validator would find nothing; it
+        # runs for every other body and words the error (a third of a 1,000-record batch's time)
+        return
     validator = _validators.get(schema_name)
     if validator is None:
         validator = _validators[schema_name] = jsonschema.Draft202012Validator(
@@ -160,7 +169,11 @@ def _read_json_body(env):
         body = json.loads(raw or b"{}")
     except ValueError:
         raise ApiError(400, "malformed_json", env._("The request body is not valid JSON.")) from None
-    _check_text(body, env)
+    # a NUL or a lone surrogate comes in as a backslash-u escape or (json decodes with surrogatepass) as
+    # the UTF-8 bytes ED A0-BF ..: a UTF-8 body with neither a backslash-u nor an ED byte is clean, the
+    # walk over every string (a few ms for 1,000 records) is for the others
+    if b"\\u" in raw or b"\xed" in raw or json.detect_encoding(raw) != "utf-8":
+        _check_text(body, env)
     return body
 
 

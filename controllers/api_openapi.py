@@ -8,6 +8,37 @@ them, so the document cannot drift from the code. Pure data: no Odoo import.
 API_VERSION = "v1"
 API_PREFIX = "/api/subscription/v1"
 
+#: the webhook event types (``type`` of an Event; an endpoint subscribes to them or to ``*``,
+#: ``invoice.*`` patterns) and the schema of their ``data``
+EVENT_TYPES = {
+    "customer.created": "Customer",
+    "customer.updated": "Customer",
+    "subscription.created": "Subscription",
+    "subscription.activated": "Subscription",
+    "subscription.trial_will_end": "Subscription",
+    "subscription.paused": "Subscription",
+    "subscription.resumed": "Subscription",
+    "subscription.cancellation_requested": "Subscription",
+    "subscription.ended": "Subscription",
+    "subscription.reactivated": "Subscription",
+    "subscription.changed": "Subscription",
+    "subscription.suspended": "Subscription",
+    "subscription.unsuspended": "Subscription",
+    "invoice.created": "Invoice",
+    "invoice.posted": "Invoice",
+    "invoice.paid": "Invoice",
+    "invoice.payment_failed": "PaymentAttempt",
+    "invoice.payment_returned": "PaymentReturn",
+    "invoice.overdue": "Invoice",
+    "dunning.letter_sent": "DunningLetter",
+    "mandate.active": "PaymentMethod (type sepa_debit)",
+    "mandate.revoked": "PaymentMethod (type sepa_debit)",
+    "mandate.expired": "PaymentMethod (type sepa_debit)",
+    "mandate.closed": "PaymentMethod (type sepa_debit)",
+    "usage.rejected": "the rejected usage record's fields, its idempotency_key and the error",
+}
+_EVENT_TYPES_TEXT = "; ".join(f"{name} ({data})" for name, data in EVENT_TYPES.items())
+
 
 def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
@@ -475,7 +506,10 @@ SCHEMAS.update(
             "properties": {
                 "id": {"type": "string"},
                 "object": {"const": "event"},
-                "type": {"type": "string"},
+                "type": {
+                    "type": "string",
+                    "description": f"The event type and the schema of its data: {_EVENT_TYPES_TEXT}.",
+                },
                 "timestamp": {"type": "string"},
                 "api_version": {"type": "string"},
                 "data": {"type": "object"},
@@ -499,6 +533,24 @@ SCHEMAS.update(
                 "reason": _nullable({"type": "string"}),
                 "amount": MONEY,
                 "currency": CURRENCY,
+                "invoice": _ref("Invoice"),
+            },
+            "additionalProperties": False,
+        },
+        "PaymentReturn": {
+            "type": "object",
+            "description": "The data of invoice.payment_returned: a booked SEPA direct debit came back; "
+            "the invoice is open again.",
+            "required": ["id", "object", "return_date", "reason_code", "amount", "invoice"],
+            "properties": {
+                "id": {"type": "integer"},
+                "object": {"const": "payment_return"},
+                "return_date": DATE,
+                "reason_code": {"type": "string", "description": "The ISO 20022 return reason (AM04, MD06, ...)."},
+                "reason": {"type": "string"},
+                "amount": MONEY,
+                "currency": CURRENCY,
+                "mandate_id": _nullable({"type": "integer"}),
                 "invoice": _ref("Invoice"),
             },
             "additionalProperties": False,
@@ -1283,6 +1335,30 @@ PATHS.update(
         },
     }
 )
+
+
+def _add_links(paths):
+    """OpenAPI links: the ``id`` of a resource a POST creates (201) feeds every operation on it
+    (``/customers`` -> ``/customers/{id}``, ``/customers/{id}/payment_methods``, ...), so clients
+    and stateful testing (Schemathesis) can follow create -> read -> act."""
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if not created or "{" in path:
+            continue
+        links = {}
+        for other_path, other_operations in paths.items():
+            if not other_path.startswith(f"{path}/{{id}}"):
+                continue
+            for operation in other_operations.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {"id": "$response.body#/id"},
+                }
+        if links:
+            created["links"] = links
+
+
+_add_links(PATHS)
 
 
 def openapi_document(server_url="/"):

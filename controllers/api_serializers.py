@@ -238,6 +238,22 @@ def payment_attempt_data(tx):
     }
 
 
+def payment_return_data(sepa_return):
+    """A returned direct debit (event ``invoice.payment_returned``): the return (date, amount,
+    reason code and text, the mandate) and the invoice as the API returns it, reopened."""
+    return {
+        "id": sepa_return.id,
+        "object": "payment_return",
+        "return_date": iso_date(sepa_return.return_date),
+        "reason_code": sepa_return.reason_id.code,
+        "reason": sepa_return.reason_id.name,
+        "amount": money(sepa_return.amount, sepa_return.currency_id),
+        "currency": sepa_return.currency_id.name,
+        "mandate_id": sepa_return.mandate_id.id or None,
+        "invoice": invoice_data(sepa_return.invoice_id),
+    }
+
+
 def dunning_letter_data(letter):
     """A dunning letter (event ``dunning.letter_sent``): customer, level, the overdue items it
     lists with the level each reached, and its totals in the company currency."""

@@ -61,6 +61,7 @@ from . import subscription_dunning_entry_webhook
 from . import subscription_dunning_letter_webhook
 from . import payment_transaction_webhook
 from . import subscription_payment_charging_webhook
+from . import sepa_return_webhook
 from . import subscription_cancellation_declaration
 from . import subscription_cancellation_reason
 from . import subscription_plan_self_service

@@ -17,9 +17,13 @@ class AccountPartialReconcile(models.Model):
 
     def _emit_invoice_paid(self):
         """The subscription invoices these matchings leave paid (or in payment) get their
-        ``invoice.paid`` event, once per invoice: a second matching, an unreconcile and a new
-        payment emit nothing new (a unique index on the outbox)."""
+        ``invoice.paid`` event, once per invoice and payment cycle: a second matching, an
+        unreconcile and a new payment emit nothing new (a unique index on the outbox); a returned
+        direct debit opens the next cycle, so the invoice paid again emits ``invoice.paid`` again
+        (see ``account.move._get_webhook_paid_cycles``)."""
         moves = (self.debit_move_id | self.credit_move_id).move_id.sudo()
         invoices = moves.filtered(lambda move: move.move_type == "out_invoice")._get_webhook_invoices()
         paid = invoices.filtered(lambda move: move.payment_state in ("paid", "in_payment"))
-        self.env["subscription.webhook.event"]._emit_webhook_event_once("invoice.paid", paid)
+        self.env["subscription.webhook.event"]._emit_webhook_event_once(
+            "invoice.paid", paid, occurrences=paid._get_webhook_paid_cycles()
+        )

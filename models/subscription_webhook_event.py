@@ -10,6 +10,7 @@ from ..controllers.api_serializers import (
     invoice_data,
     mandate_data,
     payment_attempt_data,
+    payment_return_data,
     subscription_data,
 )
 
@@ -40,6 +41,13 @@ class SubscriptionWebhookEvent(models.Model):
     res_model = fields.Char(required=True, readonly=True)
     res_id = fields.Integer(required=True, readonly=True)
     api_version = fields.Char(required=True, readonly=True, default=API_VERSION)
+    occurrence = fields.Integer(
+        required=True,
+        readonly=True,
+        default=0,
+        help="For an event that happens once per resource and cycle (invoice.paid): the cycle. "
+        "An invoice is paid in cycle 0; each returned direct debit of it opens the next one.",
+    )
     payload = fields.Text(readonly=True, help="The JSON body sent to the endpoints.")
     delivery_ids = fields.One2many("subscription.webhook.delivery", "event_id", string="Deliveries")
 
@@ -52,10 +60,12 @@ class SubscriptionWebhookEvent(models.Model):
         "(res_model, res_id, event_type) WHERE event_type = 'subscription.trial_will_end'",
         "The trial reminder of a subscription is sent once.",
     )
-    # events of a one-time occurrence: once per resource, whatever reruns, reconciles or workers do
+    # events of a one-time occurrence: once per resource (and cycle, see occurrence), whatever
+    # reruns, reconciles or workers do
     _once_unique = models.UniqueIndex(
-        "(res_model, res_id, event_type) WHERE event_type IN "
-        "('invoice.paid', 'invoice.overdue', 'dunning.letter_sent', 'invoice.payment_failed')",
+        "(res_model, res_id, event_type, occurrence) WHERE event_type IN "
+        "('invoice.paid', 'invoice.overdue', 'dunning.letter_sent', 'invoice.payment_failed', "
+        "'invoice.payment_returned')",
         "This event has already been emitted for this resource.",
     )
 
@@ -68,13 +78,14 @@ class SubscriptionWebhookEvent(models.Model):
         return bool(self.env["subscription.webhook.endpoint"].sudo().search_count([], limit=1))
 
     @api.model
-    def _emit_webhook_event(self, event_type, records):
+    def _emit_webhook_event(self, event_type, records, occurrences=None):
         """Write the event ``event_type`` for each of ``records`` and a delivery for each active
         endpoint of its company that wants it; wake the delivery worker.
 
         The hook other models call (``self.env["subscription.webhook.event"]._emit_webhook_event(
         "invoice.paid", invoices)``). Runs as superuser: the user who pauses a subscription needs
         no right on the outbox. Nothing is written when no endpoint wants the event.
+        ``occurrences`` maps a record id to the cycle of a once-per-cycle event (default 0).
         """
         if not records:
             return self.browse()
@@ -88,7 +99,13 @@ class SubscriptionWebhookEvent(models.Model):
             if not wanted:
                 continue
             events_vals.append(
-                {"event_type": event_type, "company_id": company.id, "res_model": record._name, "res_id": record.id}
+                {
+                    "event_type": event_type,
+                    "company_id": company.id,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                    "occurrence": (occurrences or {}).get(record.id, 0),
+                }
             )
             targets.append(wanted)
         if not events_vals:
@@ -112,17 +129,24 @@ class SubscriptionWebhookEvent(models.Model):
         return events
 
     @api.model
-    def _emit_webhook_event_once(self, event_type, records):
+    def _emit_webhook_event_once(self, event_type, records, occurrences=None):
         """:meth:`_emit_webhook_event` for the records that have no ``event_type`` event yet (the
-        events of a one-time occurrence; a unique index on the outbox guards them)."""
+        events of a one-time occurrence; a unique index on the outbox guards them).
+
+        ``occurrences`` maps a record id to its current cycle (default 0): the event is written
+        once per record and cycle (``invoice.paid`` again after a returned debit).
+        """
         if not records:
             return self.browse()
-        done = set(
-            self.sudo()
-            .search([("event_type", "=", event_type), ("res_model", "=", records._name), ("res_id", "in", records.ids)])
-            .mapped("res_id")
-        )
-        return self._emit_webhook_event(event_type, records.filtered(lambda record: record.id not in done))
+        occurrences = occurrences or {}
+        done = {
+            (event.res_id, event.occurrence)
+            for event in self.sudo().search(
+                [("event_type", "=", event_type), ("res_model", "=", records._name), ("res_id", "in", records.ids)]
+            )
+        }
+        todo = records.filtered(lambda record: (record.id, occurrences.get(record.id, 0)) not in done)
+        return self._emit_webhook_event(event_type, todo, occurrences=occurrences)
 
     @api.model
     def _emit_webhook_payload(self, event_type, company, res_model, data):
@@ -187,6 +211,7 @@ class SubscriptionWebhookEvent(models.Model):
             "sepa.mandate": mandate_data,
             "payment.transaction": payment_attempt_data,
             "subscription.dunning.letter": dunning_letter_data,
+            "sepa.return": payment_return_data,
         }
         if record._name in serializers:
             return serializers[record._name](record)

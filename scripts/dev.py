@@ -824,8 +824,9 @@ def cmd_bench(args):
     checkout.prepare()
     pg = Postgres(cache).ensure()
     conf = checkout.write_conf(pg, odoo_info)
-    if args.script == "usage":
-        cmd = python_cmd(str(REPO / "benchmarks" / "usage_ingestion_benchmark.py"), "-c", str(conf))
+    if args.script in ("usage", "api"):
+        script = "usage_ingestion_benchmark.py" if args.script == "usage" else "api_benchmark.py"
+        cmd = python_cmd(str(REPO / "benchmarks" / script), "-c", str(conf))
         if args.n is not None:
             cmd += ["--records", str(args.n)]
     else:
@@ -1418,9 +1419,11 @@ def main(argv=None):
     bench.add_argument(
         "script",
         nargs="?",
-        choices=["billing", "usage", "revenue", "dunning", "analytics", "forecast"],
+        choices=["billing", "usage", "revenue", "dunning", "analytics", "forecast", "api"],
         default="billing",
         help="billing: billing run vs bare create+post (default); usage: usage ingestion and rating; "
+        "api: the REST API over HTTP with Odoo --workers (ingestion records/s, create/read latency, "
+        "webhook events/s; --n sets the usage records); "
         "revenue: recognition of one month of deferred revenue vs one bare entry; "
         "dunning: dunning run over overdue invoices vs bare writes of its rows; "
         "analytics: MRR bridge, cohorts and the billing forecast on a large ledger; "

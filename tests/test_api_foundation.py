@@ -257,3 +257,34 @@ class TestApiFoundation(ApiCommon):
     def test_json_body_must_be_an_object(self):
         status, body, _response = self._call("POST", "/customers", raw=json.dumps([1, 2]))
         self.assertEqual((status, body["code"]), (422, "validation_error"))
+
+    def test_text_postgresql_cannot_store_is_refused_naming_the_field(self):
+        """A NUL sent as the escape \\u0000, a lone surrogate sent as the escape \\ud800 and the
+        same surrogate sent as raw UTF-8 bytes (ED A0 80, which Python's json decodes) are each
+        refused with 422 invalid_text naming the field; nothing is created. A plain UTF-8 body
+        with umlauts (no escape, no ED byte) is stored."""
+        partners_before = self.env["res.partner"].search_count([])
+        for raw in (
+            b'{"name": "A\\u0000B"}',
+            b'{"name": "A\\ud800B"}',
+            b'{"name": "A\xed\xa0\x80B"}',
+        ):
+            status, body, _response = self._call("POST", "/customers", raw=raw)
+            self.assertEqual((status, body["code"], body["field"]), (422, "invalid_text", "name"), raw)
+        self.assertEqual(self.env["res.partner"].search_count([]), partners_before)
+        status, body, _response = self._call("POST", "/customers", raw='{"name": "Jörg Straße"}'.encode())
+        self.assertEqual((status, body["name"]), (201, "Jörg Straße"))
+
+    def test_invalid_usage_batch_gets_the_full_validators_field_path(self):
+        """Bodies the fast check does not accept go to the full validator: an unknown field of the
+        second record is 422 unknown_field records.1.colour, a string quantity is 422
+        validation_error records.0.quantity, 1,001 records are 422 on records."""
+        record = {"subscription_id": 1, "metric": "m", "quantity": 1, "timestamp": "2026-01-01T00:00:00Z"}
+        cases = [
+            ({"records": [record, dict(record, colour="red")]}, "unknown_field", "records.1.colour"),
+            ({"records": [dict(record, quantity="1")]}, "validation_error", "records.0.quantity"),
+            ({"records": [record] * 1001}, "validation_error", "records"),
+        ]
+        for payload, code, field in cases:
+            status, body, _response = self._call("POST", "/usage_records", payload)
+            self.assertEqual((status, body["code"], body["field"]), (422, code, field))

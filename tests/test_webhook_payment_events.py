@@ -272,9 +272,8 @@ class TestWebhookPaymentEvents(ChargingCommon):
             self.env.flush_all()
 
 
-@tagged("post_install", "-at_install", "subscription_billing")
-class TestWebhookSepaPaidEvent(SubscriptionCommon):
-    """invoice.paid by a SEPA direct debit collection: booked once, emitted once."""
+class SepaWebhookCommon(SubscriptionCommon):
+    """A EUR plan paid by SEPA direct debit and an endpoint for invoice.paid (no tests here)."""
 
     # the SEPA tests' helpers, without running their tests here
     _mandate = test_sepa.TestSepa._mandate
@@ -306,6 +305,11 @@ class TestWebhookSepaPaidEvent(SubscriptionCommon):
             {"name": "Payments", "url": "https://example.com/hooks", "event_types": "invoice.paid"}
         )
 
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestWebhookSepaPaidEvent(SepaWebhookCommon):
+    """invoice.paid by a SEPA direct debit collection: booked once, emitted once."""
+
     def test_booked_collection_emits_paid_once(self):
         """A 49.90 invoice (no tax) collected by SEPA direct debit: booking the collection pays it
         and emits one invoice.paid (amount_residual 0.00); booking again is refused and emits
@@ -325,3 +329,125 @@ class TestWebhookSepaPaidEvent(SubscriptionCommon):
         with self.assertRaises(UserError):  # a booked collection cannot be booked again
             self._book(collection)
         self.assertEqual(Event.search_count([("event_type", "=", "invoice.paid")]), 1)
+
+
+@tagged("post_install", "-at_install", "subscription_billing")
+class TestWebhookSepaReturnEvent(SepaWebhookCommon):
+    """invoice.payment_returned: a booked direct debit comes back; and invoice.paid once per
+    payment cycle (a return opens the next one). The 49.90 EUR invoice has no tax."""
+
+    _import = test_sepa.TestSepa._import
+    _camt054 = staticmethod(test_sepa.TestSepa._camt054)
+    _line = staticmethod(test_sepa.TestSepa._line)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["subscription.webhook.endpoint"].create(
+            {"name": "Returns", "url": "https://example.com/returns", "event_types": "invoice.payment_returned"}
+        )
+
+    def _events(self, invoice, sepa_return=None):
+        """The invoice's paid events and the returns' payment_returned events, in order."""
+        Event = self.env["subscription.webhook.event"].sudo()
+        returns = sepa_return or self.env["sepa.return"].search([("invoice_id", "=", invoice.id)])
+        return Event.search(
+            [
+                "|",
+                "&",
+                ("res_model", "=", "account.move"),
+                ("res_id", "=", invoice.id),
+                "&",
+                ("res_model", "=", "sepa.return"),
+                ("res_id", "in", returns.ids),
+            ],
+            order="id",
+        ).filtered(lambda event: event.event_type in ("invoice.paid", "invoice.payment_returned"))
+
+    def _booked(self):
+        mandate = self._mandate(self.env["res.partner"].create({"name": "Jörg Straße"}), test_sepa.IBAN_COBA)
+        invoice = self._bill(self._dd_subscription(mandate))
+        collection = self._collect()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        return mandate, invoice, collection
+
+    def test_return_emits_one_event_with_the_reopened_invoice_and_the_reason(self):
+        """The camt.054 returns the 49.90 debit with AM04 (insufficient funds): one
+        invoice.payment_returned whose data carries the reason code AM04, the amount 49.90, the
+        mandate and the invoice open again (amount_residual 49.90); importing the same file again
+        records no second return and no second event."""
+        mandate, invoice, _collection = self._booked()
+        content = self._camt054([(invoice.name, "49.90", "AM04")])
+        self.assertEqual(self._import(content)["processed"], 1)
+        events = self._events(invoice).filtered(lambda e: e.event_type == "invoice.payment_returned")
+        self.assertEqual(len(events), 1)
+        sepa_return = self.env["sepa.return"].search([("invoice_id", "=", invoice.id)])
+        self.assertEqual((events.res_model, events.res_id), ("sepa.return", sepa_return.id))
+        self.env.cr.flush()  # the precommit hook fills the payload
+        data = json.loads(events._get_payload())["data"]
+        self.assertEqual(
+            (data["object"], data["reason_code"], data["amount"], data["currency"], data["mandate_id"]),
+            ("payment_return", "AM04", "49.90", "EUR", mandate.id),
+        )
+        self.assertEqual(data["return_date"], "2026-01-20")
+        self.assertEqual((data["invoice"]["id"], data["invoice"]["amount_residual"]), (invoice.id, "49.90"))
+        self.assertEqual(data["invoice"]["payment_state"], "not_paid")
+        self._import(content)
+        self.assertEqual(len(self._events(invoice).filtered(lambda e: e.event_type == "invoice.payment_returned")), 1)
+
+    def test_rolled_back_return_emits_nothing(self):
+        """A return recorded in a savepoint that is then rolled back leaves neither the return
+        nor its event (the outbox row is written in the return's transaction)."""
+        _mandate, invoice, collection = self._booked()
+        reason = self.env.ref("subscription_billing.sepa_reason_am04")
+        with self.assertRaises(RollbackError), self.env.cr.savepoint(), self._on(date(2026, 1, 20)):
+            self.env["sepa.return"]._record_return(self._line(collection, invoice), reason, date(2026, 1, 20))
+            self.assertEqual(
+                len(self._events(invoice).filtered(lambda e: e.event_type == "invoice.payment_returned")), 1
+            )
+            raise RollbackError
+        self.env.invalidate_all()
+        self.assertFalse(self.env["sepa.return"].search([("invoice_id", "=", invoice.id)]))
+        self.assertFalse(self._events(invoice).filtered(lambda e: e.event_type == "invoice.payment_returned"))
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"), "the return was undone")
+
+    def test_paid_returned_paid_again_emits_paid_returned_paid(self):
+        """Booked on its collection date (paid, cycle 0), returned on 20 January with AM04 (retry:
+        presented again), the second collection booked (paid again, cycle 1): the events are
+        invoice.paid, invoice.payment_returned, invoice.paid in this order; the second paid
+        event's invoice is paid (amount_residual 0.00). An unreconcile and new matching within a
+        cycle still emits nothing more."""
+        _mandate, invoice, _first = self._booked()
+        self._import(self._camt054([(invoice.name, "49.90", "AM04")]))
+        self.assertEqual(invoice.payment_state, "not_paid")
+        with self._on(date(2026, 1, 21)):
+            second = self._gather()
+            self.assertEqual(self._line(second, invoice).state, "included")
+            second.action_generate()
+        self._book(second)
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        events = self._events(invoice)
+        self.assertEqual(events.mapped("event_type"), ["invoice.paid", "invoice.payment_returned", "invoice.paid"])
+        # the paid events are cycles 0 and 1 of the invoice; the return is a resource of its own
+        self.assertEqual(events.mapped("occurrence"), [0, 0, 1])
+        self.env.cr.flush()
+        self.assertEqual(json.loads(events[2]._get_payload())["data"]["amount_residual"], "0.00")
+        # within the cycle, matching again emits nothing new
+        payment_line = invoice.line_ids.filtered(lambda aml: aml.account_id.account_type == "asset_receivable")
+        counterpart = (payment_line.matched_credit_ids.credit_move_id).filtered(lambda aml: aml.move_id != invoice)
+        payment_line.remove_move_reconcile()
+        (payment_line | counterpart).reconcile()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(len(self._events(invoice)), 3)
+
+    def test_second_paid_event_of_a_cycle_is_refused_by_the_database(self):
+        """The unique index holds per cycle: a second invoice.paid of cycle 1 is refused, the
+        first of cycle 1 after cycle 0 is not."""
+        _mandate, invoice, _collection = self._booked()
+        vals = {"event_type": "invoice.paid", "company_id": self.company.id, "res_model": "account.move"}
+        Event = self.env["subscription.webhook.event"].sudo()
+        Event.create({**vals, "res_id": invoice.id, "occurrence": 1})
+        self.env.flush_all()
+        with self.assertRaises(UniqueViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            Event.create({**vals, "res_id": invoice.id, "occurrence": 1})
+            self.env.flush_all()
