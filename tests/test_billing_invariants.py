@@ -276,7 +276,7 @@ class TestBillingInvariants(SubscriptionCommon):
 
         def failing_in_february(run, items, **kwargs):
             if any(period.start == date(2026, 2, 1) for _sub, period in items):
-                raise UserError("injected failure of February's invoice")
+                raise UserError(run.env._("injected failure of February's invoice"))
             return prepare(run, items, **kwargs)
 
         with patch.object(billing_run, "_prepare_invoice_values", failing_in_february):
