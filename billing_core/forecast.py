@@ -23,8 +23,11 @@ What it mirrors from ``subscription.billing.run._run_billing`` for one run day:
 What it does not do (the ORM falls back to the dry run for such subscriptions, see
 ``subscription.billing.forecast``): pending one-time charges and proration credits, prices converted
 from another currency at each invoice date's rate, the credit note of unused time at a cancellation,
-a fiscal position determined again, a customer's scheduled resume after a pause (the dry run does not
-replay that cron either).
+a fiscal position determined again.
+
+A customer's pause with a resume date (``resume_date``) is resumed on that day as the resume cron does it
+(``subscription.subscription._resume_after_pause``): what the paused schedule owes by then is invoiced
+first, then a new schedule starts that day (:func:`billing_core.schedule.resume`).
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class SubscriptionSpec:
     discounts: tuple[DiscountSpec, ...] = ()
     changes: tuple[ChangeSpec, ...] = ()
     billable: bool = True
+    resume_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class _SubState:
     lines: list[LineSpec]
     applied: dict[int, int]
     changes: list[ChangeSpec]
+    resume_date: date | None = None
 
     @property
     def has_usage(self) -> bool:
@@ -372,6 +377,19 @@ def _billing_days(state: _SubState, start_day: date, date_to: date):
     while True:
         # the day the subscription is next due, under the lines it has before that day's changes
         run_day = _next_run_day(state, start_day)
+        resume = state.resume_date
+        if resume is not None and resume <= date_to and (run_day is None or run_day >= resume):
+            # the resume of a customer's pause (its cron, before the billing run of that day): what the
+            # paused schedule owes by then is invoiced on that day, then a new schedule starts
+            state.resume_date = None
+            day = max(resume, start_day)
+            owed = schedule.due(state.timeline, state.plan.rules, resume, has_usage=state.has_usage)
+            if owed:
+                items = _run_day_items(state, owed)
+                _commit_items(state, [(period, lines) for period, lines in items if _is_created(state, lines)])
+                yield day, items
+            state.timeline = schedule.resume(state.timeline, resume)
+            continue
         if run_day is None or run_day > date_to:
             return
         changed = False
@@ -379,6 +397,8 @@ def _billing_days(state: _SubState, start_day: date, date_to: date):
             _apply_change(state, state.changes.pop(0))
             changed = True
         bound = date_to if not state.changes else min(date_to, state.changes[0].effective - ONE_DAY)
+        if state.resume_date is not None:
+            bound = min(bound, state.resume_date - ONE_DAY)
         if any(end >= state.timeline.next_start for _start, end in state.timeline.billed):
             bound = run_day
         due = schedule.due(state.timeline, state.plan.rules, max(bound, run_day), has_usage=state.has_usage)
@@ -467,6 +487,7 @@ def project(
             spec, spec.timeline, spec.plan, list(spec.lines), {d.id: d.applied for d in spec.discounts}, []
         )
         state.changes = sorted(spec.changes, key=lambda change: change.effective)
+        state.resume_date = spec.resume_date
         states.append(state)
         try:
             days = list(_billing_days(state, start_day, date_to))

@@ -115,7 +115,8 @@ class SubscriptionBillingForecast(models.AbstractModel):
                           s.plan_id, s.fiscal_position_id, s.payment_term_id, s.start_date, s.trial_end_date,
                           s.end_date, s.pause_date, s.billing_anchor_date, s.next_period_start, s.payment_method,
                           CASE WHEN s.payment_method = 'sepa_dd' AND m.state = 'active' THEN m.id END,
-                          COALESCE(cp.subscription_invoice_grouping, FALSE), s.commercial_partner_id
+                          COALESCE(cp.subscription_invoice_grouping, FALSE), s.commercial_partner_id,
+                          CASE WHEN s.state = 'paused' THEN s.pause_resume_date END
                      FROM subscription_subscription s
                      JOIN res_partner pi ON pi.id = s.partner_invoice_id
                      JOIN res_partner cp ON cp.id = s.commercial_partner_id
@@ -162,7 +163,8 @@ class SubscriptionBillingForecast(models.AbstractModel):
         info = {}
         for row in sub_rows:
             (sub_id, state, invoice_partner, invoice_commercial, currency_id, company_id, plan_id, fpos, term) = row[:9]
-            start, trial_end, end, pause, anchor, next_start, payment_method, mandate, groups, customer = row[9:]
+            start, trial_end, end, pause, anchor, next_start, payment_method, mandate, groups, customer = row[9:19]
+            resume_date = row[19] or None
             plan = plans.browse(plan_id)
             lines = tuple(lines_by_sub.get(sub_id, ()))
             needs_payment_method = plan.requires_payment_method and not payment_method
@@ -204,6 +206,7 @@ class SubscriptionBillingForecast(models.AbstractModel):
                     groups=bool(groups),
                     discounts=tuple(discounts.get(sub_id, ())),
                     billable=billable,
+                    resume_date=resume_date,
                 )
             )
             info[sub_id] = {
@@ -592,7 +595,11 @@ class SubscriptionBillingForecast(models.AbstractModel):
 
     @api.model
     def _run_day(self, run, subs, day):
-        """What the scheduled billing of ``day`` does to ``subs`` (``_cron_run_billing``, limited to them)."""
+        """What the scheduled billing of ``day`` does to ``subs`` (``_cron_run_billing``, limited to them),
+        after the resume of customers' pauses ending that day (``_cron_resume_paused``)."""
+        subs.filtered(
+            lambda sub: sub.state == "paused" and sub.pause_resume_date and sub.pause_resume_date <= day
+        )._resume_after_pause()
         ending = subs.filtered(
             lambda sub: (
                 (sub.state == "trial" and sub.trial_end_date and sub.trial_end_date < day)
@@ -621,6 +628,8 @@ class SubscriptionBillingForecast(models.AbstractModel):
                 candidates.append(sub.trial_end_date + timedelta(days=1))
             if sub.state in ("trial", "active", "notice", "paused") and sub.end_date:
                 candidates.append(sub.end_date + timedelta(days=1))
+            if sub.state == "paused" and sub.pause_resume_date:
+                candidates.append(sub.pause_resume_date)
         candidates = [candidate for candidate in candidates if candidate > day]
         return min([*candidates, date_to + timedelta(days=1)])
 

@@ -240,11 +240,17 @@ class SubscriptionSubscription(models.Model):
         for sub in subs:
             if not sub.try_lock_for_update(allow_referencing=True):
                 continue
+            sub._resume_after_pause()
+            if not self.env["ir.cron"]._commit_progress(1):
+                break
+
+    def _resume_after_pause(self):
+        """Resume each subscription on its customer's resume date (the cron's work for one subscription;
+        the billing forecast's dry run replays it). A refused resume is logged and left paused."""
+        for sub in self:
             try:
                 with self.env.cr.savepoint():
                     sub._resume(sub.pause_resume_date)
                     sub._write_system_fields({"pause_resume_date": False})
             except (UserError, ValidationError) as error:
                 _logger.warning("resuming %s after its pause failed: %s", sub.name, error)
-            if not self.env["ir.cron"]._commit_progress(1):
-                break

@@ -38,6 +38,8 @@ class TestBillingForecastProjection(SubscriptionCommon):
     - notice to end on 20 May: Feb, Mar, Apr 100.00, then 1–20 May, 100 × 20/31 = 64.52, nothing after;
     - paused from 10 Mar: February 100.00, then 1–9 Mar, 100 × 9/31 = 29.03, nothing after;
     - paused 10 Jan and resumed 20 Jan (re-anchored after the paid January): 100.00 every month from Feb;
+    - paused from 10 Mar by the customer until 20 Apr (the resume cron's date): February 100.00, 1–9 Mar 29.03,
+      then a new schedule from 20 Apr: 100.00 on the 20th of Apr … Jan, ten invoices;
     - coupon 10 % for two periods (January used one): February 90.00, then 100.00;
     - 15.00 off every period: 85.00 a month;
     - 12 seats, graduated 1–10 at 5.00 and 4.00 above: 58.00 a month;
@@ -69,6 +71,7 @@ class TestBillingForecastProjection(SubscriptionCommon):
         cls.notice = cls._start(plan=cls.basic, start_date=jan)
         cls.paused = cls._start(plan=cls.basic, start_date=jan)
         cls.resumed = cls._start(plan=cls.basic, start_date=jan)
+        cls.customer_pause = cls._start(plan=cls.basic, start_date=jan)
         cls.coupon = cls._start(plan=cls.basic, start_date=jan)
         cls.fixed = cls._start(plan=cls.basic, start_date=jan)
         cls.seats = cls._create_subscription(plan=cls.basic, start_date=jan)
@@ -118,6 +121,7 @@ class TestBillingForecastProjection(SubscriptionCommon):
             | cls.notice
             | cls.paused
             | cls.resumed
+            | cls.customer_pause
             | cls.coupon
             | cls.fixed
             | cls.seats
@@ -134,6 +138,8 @@ class TestBillingForecastProjection(SubscriptionCommon):
         cls.upgrade._change(to_pro, "period_end", date(2026, 3, 10))
         cls.notice._request_cancellation(date(2026, 1, 10), end_date=date(2026, 5, 20))
         cls.paused._pause(date(2026, 3, 10))
+        cls.customer_pause._pause(date(2026, 3, 10))
+        cls.customer_pause._write_system_fields({"pause_resume_date": date(2026, 4, 20)})
         cls.Forecast = cls.env["subscription.billing.forecast"]
 
     def _amounts(self, rows, sub):
@@ -153,6 +159,9 @@ class TestBillingForecastProjection(SubscriptionCommon):
         self.assertEqual(self._amounts(projected, self.upgrade), [100.0, 100.0] + [150.0] * 10)
         self.assertEqual(self._amounts(projected, self.notice), [100.0, 100.0, 100.0, 64.52])
         self.assertEqual(self._amounts(projected, self.paused), [100.0, 29.03])
+        self.assertEqual(self._amounts(projected, self.customer_pause), [100.0, 29.03] + [100.0] * 10)
+        resumed_rows = [row for row in projected if row["subscription_id"] == self.customer_pause.id]
+        self.assertEqual(resumed_rows[2]["invoice_date"], date(2026, 4, 20))
         self.assertEqual(self._amounts(projected, self.coupon), [90.0] + [100.0] * 11)
         self.assertEqual(self._amounts(projected, self.fixed), [85.0] * 12)
         self.assertEqual(self._amounts(projected, self.seats), [58.0] * 12)
