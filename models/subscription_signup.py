@@ -11,6 +11,8 @@ _logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNUPS_PER_IP = 5
 DEFAULT_VIES_TIMEOUT = 5  # seconds; the signup request waits this long at most for VIES
+#: days a card signup may wait for its payment method before its draft subscription is deleted
+DEFAULT_CARD_SIGNUP_ABANDON_DAYS = 3
 
 #: VAT prefixes that are not the ISO code of the address's country
 VAT_PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}
@@ -55,6 +57,12 @@ class SubscriptionSignup(models.Model):
         copy=False,
         help="The customer chose to pay through a payment provider: the subscription stays a draft until the "
         "provider confirms the payment method entered in the payment form, then it starts.",
+    )
+    abandoned_date = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="The customer left the payment form of this card signup without a confirmed payment method: its "
+        "draft subscription was deleted on this date (the customer record stays).",
     )
     sdk_origin = fields.Char(
         string="SDK Origin",
@@ -367,3 +375,45 @@ class SubscriptionSignup(models.Model):
             return
         wizard = self.env["portal.wizard"].sudo().create({"partner_ids": [fields.Command.link(contact.id)]})
         wizard.user_ids.action_grant_access()
+
+    # ------------------------------------------------------------------
+    # Crons
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_discard_abandoned_card_signups(self, now=None):
+        """Delete the draft subscriptions of card signups whose payment method never arrived.
+
+        A card signup keeps its subscription a draft until the payment form's validation is confirmed; a
+        customer who leaves the form would leave that draft behind for good. After
+        ``subscription_billing.card_signup_abandon_days`` days (default 3) the draft is deleted and the signup
+        marked abandoned; a subscription that started meanwhile (or a signup no longer waiting) is left alone.
+        """
+        now = now or fields.Datetime.now()
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("subscription_billing.card_signup_abandon_days", DEFAULT_CARD_SIGNUP_ABANDON_DAYS)
+        )
+        signups = self.sudo().search(
+            [
+                ("awaiting_payment_method", "=", True),
+                ("create_date", "<", now - timedelta(days=max(days, 1))),
+                ("subscription_id.state", "=", "draft"),
+            ]
+        )
+        self.env["ir.cron"]._commit_progress(remaining=len(signups))
+        for signup in signups:
+            if not signup.subscription_id.try_lock_for_update(allow_referencing=True):
+                continue  # the payment form's confirmation is starting it right now
+            name = signup.subscription_id.name
+            signup.subscription_id.unlink()
+            signup.write({"awaiting_payment_method": False, "abandoned_date": now})
+            _logger.info(
+                "card signup %s (%s): no payment method after %s days, draft %s deleted",
+                signup.id,
+                signup.email,
+                days,
+                name,
+            )
+            if not self.env["ir.cron"]._commit_progress(1):
+                break

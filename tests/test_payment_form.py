@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlparse
 
 from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import JsonRpcException
+from odoo.tests.common import JsonRpcException, freeze_time
 from odoo.tools import mute_logger
 
 from .common import SubscriptionCommon
@@ -402,6 +402,37 @@ class TestSignupWithCard(PaymentFormCommon, HttpCase):
         self.assertEqual(sub.state, "active")
         self.assertIn(f'data-origin="{origin}"', response.text)
         self.assertIn("o_subscription_checkout_result", response.text)
+
+    def test_card_signup_left_without_a_payment_method_is_discarded_after_three_days(self):
+        """Three card signups: one left on the payment form 4 days ago, one 2 days ago, one 4 days ago whose
+        card was confirmed (started). The daily clean-up (default 3 days) deletes only the first draft and
+        marks its signup abandoned; its customer stays; the others are untouched."""
+        _response, left = self._signup_by_card("left.card@example.com")
+        _response, recent = self._signup_by_card("recent.card@example.com")
+        _response, started = self._signup_by_card("started.card@example.com")
+        self._validation_tx(started, started.partner_id)
+        self.assertEqual(started.state, "active")
+        Signup = self.env["subscription.signup"]
+        signups = {sub: Signup.search([("subscription_id", "=", sub.id)]) for sub in (left, recent, started)}
+        now = fields.Datetime.now()
+        for sub, age in ((left, 4), (recent, 2), (started, 4)):
+            self.env.cr.execute(
+                "UPDATE subscription_signup SET create_date = %s WHERE id = %s",
+                (now - timedelta(days=age), signups[sub].id),
+            )
+        Signup.invalidate_model(["create_date"])
+        customer = left.partner_id
+        cron = self.env.ref("subscription_billing.ir_cron_subscription_discard_abandoned_card_signups")
+        with freeze_time(now), self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        self.assertFalse(left.exists(), "the abandoned draft is deleted")
+        self.assertEqual(signups[left].abandoned_date, now)
+        self.assertFalse(signups[left].awaiting_payment_method)
+        self.assertTrue(customer.exists())
+        self.assertEqual((recent.state, signups[recent].awaiting_payment_method), ("draft", True))
+        self.assertFalse(signups[recent].abandoned_date)
+        self.assertEqual(started.state, "active")
+        self.assertFalse(signups[started].abandoned_date)
 
     def test_card_choice_is_refused_without_a_tokenizing_provider(self):
         self.provider.allow_tokenization = False
