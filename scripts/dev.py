@@ -41,6 +41,10 @@ ADDON = "subscription_billing"
 # the tax and SEPA tests, the EU One-Stop-Shop positions (l10n_eu_oss), and Odoo's demo payment provider
 # (payment_demo) that the automatic charging tests tokenize cards with
 COMPANION_MODULES = "l10n_de,l10n_eu_oss,payment_demo"
+#: tag of the test classes that commit (tests/common.py CommittedDataCase) and the variable naming
+#: the throw-away database they may commit into; any other database makes them skip
+COMMIT_TAG = "subscription_billing_commit"
+COMMIT_DB_ENV = "SB_COMMIT_TEST_DB"
 DEV_DB = "subscription_billing_dev"
 PG_USER = "odoo"
 ADMIN_LOGIN = ("admin", "admin")
@@ -934,8 +938,15 @@ def phase_pure(args, checkout, report):
     report.add("pure tests (billing_core)", max(total - failed - skipped, 0), failed, time.monotonic() - t0, notes)
 
 
-def phase_odoo_tests(args, checkout, db, report, pg):
-    """Install the addon (with the COMPANION_MODULES) on a fresh database and run its tests."""
+def phase_odoo_tests(args, checkout, db, report, pg, committing=False):
+    """Install the addon (with the COMPANION_MODULES) on a fresh database and run its tests.
+
+    The test classes that commit (tagged :data:`COMMIT_TAG`) never run on the suite's database: the
+    main phase excludes them, and ``committing=True`` runs only them on a fresh database of their own,
+    named to them in :data:`COMMIT_DB_ENV` (they skip anywhere else, so a skip fails this phase).
+    """
+    label = "Odoo tests that commit (own database)" if committing else "Odoo tests"
+    tags = f"{COMMIT_TAG}/{ADDON}" if committing else f"/{ADDON},-{COMMIT_TAG}"
     t0 = time.monotonic()
     logfile = checkout.logs / f"{db}.log"
     odoo_args = [
@@ -948,7 +959,7 @@ def phase_odoo_tests(args, checkout, db, report, pg):
         f"{COMPANION_MODULES},{ADDON}",
         "--test-enable",
         "--test-tags",
-        f"/{ADDON}",
+        tags,
         "--stop-after-init",
         "--log-level=test",
         "--http-interface=127.0.0.1",
@@ -958,7 +969,12 @@ def phase_odoo_tests(args, checkout, db, report, pg):
     ]
     if not args.without_demo:
         odoo_args.append("--with-demo")
-    log(f"Odoo tests on fresh database {db} (log: {logfile}, time-out {args.timeout} min)")
+    log(f"{label} on fresh database {db} (log: {logfile}, time-out {args.timeout} min)")
+    # a test waiting for a row lock fails after 3 minutes with "lock timeout" (naming the
+    # statement) instead of stalling the run: no test of ours waits for a lock on purpose
+    extra_env = {"PGOPTIONS": test_pgoptions()}
+    if committing:
+        extra_env[COMMIT_DB_ENV] = db
     try:
         rc, scan = run_odoo(
             odoo_args,
@@ -966,13 +982,11 @@ def phase_odoo_tests(args, checkout, db, report, pg):
             logfile,
             timeout=args.timeout * 60,
             on_timeout=lambda: lock_waits(pg, db),
-            # a test waiting for a row lock fails after 3 minutes with "lock timeout" (naming the
-            # statement) instead of stalling the run: no test of ours waits for a lock on purpose
-            extra_env={"PGOPTIONS": test_pgoptions()},
+            extra_env=extra_env,
         )
     except PhaseTimeout as exc:
         print(f"ERROR: {exc}", flush=True)
-        report.add("Odoo tests", 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
+        report.add(label, 0, 1, time.monotonic() - t0, str(exc).splitlines()[0])
         return
     problems = []
     if not scan.reports:
@@ -983,10 +997,12 @@ def phase_odoo_tests(args, checkout, db, report, pg):
         problems.append(f"Odoo exited with {rc}")
     if scan.errors and not scan.failed:
         problems.append(f"{len(scan.errors)} ERROR/CRITICAL log line(s), first: {scan.errors[0][:300]}")
+    if committing and scan.skipped:
+        problems.append(f"{scan.skipped} skipped: the committing tests did not see their database")
     failed = scan.failed or (1 if problems else 0)
     passed = max(scan.run - scan.failed - scan.skipped, 0)
     notes = "; ".join(problems + ([f"{scan.skipped} skipped"] if scan.skipped else []))
-    report.add("Odoo tests", passed, failed, time.monotonic() - t0, notes)
+    report.add(label, passed, failed, time.monotonic() - t0, notes)
 
 
 CHECK_SCRIPT = r"""
@@ -1313,7 +1329,7 @@ def cmd_test(args):
     phase_pure(args, checkout, report)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
-    dbs = [f"sb_test_{stamp}_{os.getpid()}", f"sb_check_{stamp}_{os.getpid()}"]
+    dbs = [f"sb_test_{stamp}_{os.getpid()}", f"sb_check_{stamp}_{os.getpid()}", f"sb_commit_{stamp}_{os.getpid()}"]
     pg = Postgres(cache)
     interrupted = False
     try:
@@ -1328,6 +1344,8 @@ def cmd_test(args):
         phase_odoo_tests(args, checkout, dbs[0], report, pg)
         # on the Odoo phase's database before it is dropped: the addon is installed there already
         phase_sdk_tests(args, checkout, dbs[0], report, pg)
+        # the tests that commit, on a throw-away database of their own (never the suite's)
+        phase_odoo_tests(args, checkout, dbs[2], report, pg, committing=True)
         if args.skip_install_checks:
             log("install checks skipped (--skip-install-checks)")
         else:

@@ -1,7 +1,10 @@
+import os
 from datetime import date
+from unittest import SkipTest
 
 from odoo import SUPERUSER_ID, Command, api
-from odoo.tests import TransactionCase
+from odoo.tests import TransactionCase, tagged
+from odoo.tests.common import get_db_name
 from odoo.tools import SQL
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -128,12 +131,24 @@ def count_days_billed_twice(cr, subscription_ids):
     return cr.fetchone()[0]
 
 
+#: tag of the test classes that commit; ``dev.py test`` runs them on a throw-away database of their own
+COMMIT_TAG = "subscription_billing_commit"
+#: environment variable naming that database; committing tests refuse to run on any other
+COMMIT_DB_ENV = "SB_COMMIT_TEST_DB"
+
+
+@tagged(COMMIT_TAG)
 class CommittedDataCase(TransactionCase):
     """Tests that need committed data seen by several real database cursors (workers, crashes).
 
     :meth:`_committed_env` yields an environment whose changes are committed at the end of the
     ``with`` block; :meth:`_env` opens a worker cursor, rolled back and closed after the test.
     Committed data is not rolled back: put it in a far-away year no other test looks at.
+
+    They commit, so they run only on a throw-away database of their own: ``dev.py test`` excludes
+    their tag (:data:`COMMIT_TAG`) from the suite's database and runs them on a separate fresh one
+    that it names in :data:`COMMIT_DB_ENV`; on any other database (a developer's, the suite's) the
+    class is skipped with that explanation.
     """
 
     #: tables whose committed row counts must be the same after the class as before it
@@ -170,6 +185,11 @@ class CommittedDataCase(TransactionCase):
 
     @classmethod
     def setUpClass(cls):
+        if os.environ.get(COMMIT_DB_ENV) != get_db_name():
+            raise SkipTest(
+                f"{cls.__name__} commits: it runs only on the throw-away database that "
+                f"'python3 scripts/dev.py test' creates for it ({COMMIT_DB_ENV})"
+            )
         super().setUpClass()
         cls._rows_before = cls._count_committed_rows()
 
